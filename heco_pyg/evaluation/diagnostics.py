@@ -1,0 +1,51 @@
+"""Collapse diagnostics of an embedding matrix (no labels needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def _normalised(z: np.ndarray | torch.Tensor) -> torch.Tensor:
+    z = torch.as_tensor(np.asarray(z), dtype=torch.float32)
+    return torch.nn.functional.normalize(z, dim=1)
+
+
+def mean_pairwise_cosine(z) -> float:
+    """Mean cosine over all pairs ``i != j``, from the sum vector: O(N d), nothing N x N."""
+    z = _normalised(z)
+    n = z.size(0)
+    total = z.sum(dim=0)
+    return float(((total @ total) - (z * z).sum()) / max(n * (n - 1), 1))
+
+
+def mean_topk_cosine(z, k: int = 5, block_size: int = 2048) -> float:
+    """Mean cosine of each node's ``k`` nearest other nodes (1.0 = total collapse)."""
+    z = _normalised(z)
+    k = min(k, z.size(0) - 1)
+    if k < 1:
+        return float("nan")
+    scores = []
+    for start in range(0, z.size(0), block_size):
+        similarity = z[start : start + block_size] @ z.t()
+        rows = torch.arange(similarity.size(0))
+        similarity[rows, rows + start] = -float("inf")
+        scores.append(similarity.topk(k, dim=1).values.mean(dim=1))
+    return float(torch.cat(scores).mean())
+
+
+def effective_rank(z) -> float:
+    """``exp(entropy)`` of the normalised singular values (Roy & Vetterli, 2007)."""
+    z = torch.as_tensor(np.asarray(z), dtype=torch.float32)
+    singular = torch.linalg.svdvals(z - z.mean(dim=0))
+    p = singular / singular.sum().clamp(min=1e-12)
+    p = p[p > 0]
+    return float(torch.exp(-(p * p.log()).sum()))
+
+
+def collapse_diagnostics(z) -> dict[str, float]:
+    return {
+        "mean_cosine": mean_pairwise_cosine(z),
+        "top5_cosine": mean_topk_cosine(z, 5),
+        "effective_rank": effective_rank(z),
+    }

@@ -1,0 +1,46 @@
+"""Fixed-size neighbour sampling, vectorised (HeCo's schema-view sampler)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from heco_pyg.nn.sparse import Adjacency
+
+
+def sample_neighbours(
+    adjacency: Adjacency, index: Tensor, num_samples: int
+) -> tuple[Tensor, Tensor]:
+    """Samples ``num_samples`` neighbours of each node in ``index``.
+
+    As in HeCo: without replacement where a node has at least ``num_samples``
+    neighbours, with replacement where it has fewer. Uses the global torch RNG.
+
+    Returns:
+        neighbours: ``[B, num_samples]`` neighbour ids (0 where a node has none).
+        has_neighbours: ``[B]`` bool, False for nodes without any neighbour.
+    """
+    device = index.device
+    start, degree = adjacency.rowptr[index], adjacency.degree[index]
+    batch = index.numel()
+    slots = torch.arange(num_samples, device=device)
+
+    # With replacement: a uniform position in [0, degree) per slot.
+    with_replacement = (torch.rand(batch, num_samples, device=device) * degree[:, None]).long()
+
+    # Without replacement: shuffle each row's positions by sorting random keys offset
+    # by the row number, then take the first num_samples of each row.
+    offsets = torch.cumsum(degree, 0) - degree
+    total = int(offsets[-1] + degree[-1]) if batch else 0
+    local_row = torch.repeat_interleave(torch.arange(batch, device=device), degree)
+    position = torch.arange(total, device=device) - offsets[local_row]
+    order = torch.argsort(local_row.double() + torch.rand(total, device=device, dtype=torch.double))
+    shuffled = position[order]
+    take = (offsets[:, None] + slots).clamp(max=max(total - 1, 0))
+    without_replacement = shuffled[take] if total else torch.zeros_like(with_replacement)
+
+    positions = torch.where(degree[:, None] >= num_samples, without_replacement, with_replacement)
+    has_neighbours = degree > 0
+    edge = (start[:, None] + positions).clamp(max=max(adjacency.col.numel() - 1, 0))
+    neighbours = adjacency.col[edge] * has_neighbours[:, None]
+    return neighbours, has_neighbours

@@ -1,0 +1,72 @@
+"""Row-sliceable CSR adjacency used by the encoders (plain torch, no torch-sparse)."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
+warnings.filterwarnings("ignore", message=".*Sparse invariant checks are implicitly disabled.*")
+
+
+@dataclass
+class Adjacency:
+    """A ``num_rows x num_cols`` sparse matrix in CSR parts, rows sliceable by index."""
+
+    rowptr: Tensor
+    col: Tensor
+    value: Tensor
+    num_cols: int
+
+    @classmethod
+    def from_edges(
+        cls, edge_index: Tensor, num_rows: int, num_cols: int, value: Tensor | None = None
+    ) -> Adjacency:
+        row, col = edge_index
+        value = torch.ones(row.numel()) if value is None else value.float()
+        order = torch.argsort(row * num_cols + col)
+        row, col, value = row[order], col[order], value[order]
+        rowptr = torch.zeros(num_rows + 1, dtype=torch.long)
+        rowptr[1:] = torch.cumsum(torch.bincount(row, minlength=num_rows), 0)
+        return cls(rowptr, col, value, num_cols)
+
+    @property
+    def num_rows(self) -> int:
+        return self.rowptr.numel() - 1
+
+    @property
+    def degree(self) -> Tensor:
+        return self.rowptr[1:] - self.rowptr[:-1]
+
+    def row_normalised(self) -> Adjacency:
+        """Each row divided by its sum: multiplying by it takes neighbour means."""
+        row_sum = torch.zeros(self.num_rows).index_add_(0, self.row_index(), self.value)
+        value = self.value / row_sum.clamp(min=1e-12)[self.row_index()]
+        return Adjacency(self.rowptr, self.col, value, self.num_cols)
+
+    def row_index(self) -> Tensor:
+        return torch.repeat_interleave(torch.arange(self.num_rows, device=self.rowptr.device),
+                                       self.degree)  # fmt: skip
+
+    def rows(self, index: Tensor | None = None) -> Tensor:
+        """The rows ``index`` (all rows when ``None``) as a torch sparse CSR tensor."""
+        if index is None:
+            return torch.sparse_csr_tensor(
+                self.rowptr, self.col, self.value, (self.num_rows, self.num_cols)
+            )
+        start, degree = self.rowptr[index], self.degree[index]
+        rowptr = torch.zeros(index.numel() + 1, dtype=torch.long, device=index.device)
+        rowptr[1:] = torch.cumsum(degree, 0)
+        offset = torch.repeat_interleave(start - rowptr[:-1], degree)
+        position = torch.arange(int(rowptr[-1]), device=index.device) + offset
+        return torch.sparse_csr_tensor(
+            rowptr, self.col[position], self.value[position], (index.numel(), self.num_cols)
+        )
+
+    def to(self, device: torch.device | str) -> Adjacency:
+        return Adjacency(
+            self.rowptr.to(device), self.col.to(device), self.value.to(device), self.num_cols
+        )

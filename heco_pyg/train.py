@@ -1,0 +1,111 @@
+"""Train HeCo and write embeddings: ``python -m heco_pyg.train model=heco data=synthetic``.
+
+The recipe: seed, build the graph (all input checks happen here, before anything is
+written), build model and loss, fit, embed, evaluate, write outputs, return the metric
+that Hydra sweepers optimise.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
+from heco_pyg.evaluation import evaluate_embeddings, format_table
+from heco_pyg.outputs import (
+    plot_history,
+    view_embeddings,
+    write_embeddings,
+    write_history,
+    write_metrics,
+)
+from heco_pyg.trainer import embed
+
+log = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def flatten(results: dict[str, dict[str, float]]) -> dict[str, float]:
+    return {f"{view}/{k}": v for view, metrics in results.items() for k, v in metrics.items()}
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
+    """Runs one training job into ``run_dir``; returns the flat metrics."""
+    seed_everything(cfg.seed)
+    if cfg.trainer.get("threads"):
+        torch.set_num_threads(cfg.trainer.threads)
+
+    data = instantiate(cfg.data, _convert_="all")
+    target = data.target
+    model = instantiate(cfg.model, **model_arguments(data))
+    loss_fn = instantiate(cfg.loss)
+    inputs = model.prepare(**model_inputs(data))
+    log.info("graph: %s", {k: v for k, v in getattr(data, "metapath_stats", {}).items()})
+    log.info("model: %r", model)
+
+    tracker = instantiate(cfg.logger, dir=run_dir, _recursive_=False)
+    tracker.config(OmegaConf.to_container(cfg, resolve=True))
+    try:
+        trainer = instantiate(cfg.trainer, checkpoint_path=run_dir / "checkpoint.pt")
+        trainer.fit(
+            model, loss_fn, inputs, data[positive_edge_type(target)].edge_index,
+            on_epoch=lambda record, output: tracker.log(
+                {"loss/total": record.loss, "loss/metapath": record.loss_metapath,
+                 "loss/schema": record.loss_schema, "learning_rate": record.learning_rate,
+                 "seconds": record.seconds, **record.attention},
+                step=record.epoch,
+            ),
+        )  # fmt: skip
+        schema, semantic, _ = embed(model, inputs, cfg.trainer.get("batch_size"))
+        embeddings = view_embeddings(schema, semantic)
+        ids = getattr(data[target], "node_ids", None) or [str(i) for i in range(len(schema))]
+        paths = write_embeddings(run_dir, embeddings, ids)
+        history = write_history(run_dir, [r.as_row() for r in trainer.history])
+        plot_history(run_dir, history)
+
+        labels = data[target].y.numpy() if "y" in data[target] else None
+        results = evaluate_embeddings(
+            embeddings | {"features": data[target].x.numpy()}, labels, seed=cfg.seed
+        )
+        metrics = flatten(results) | {
+            "loss": trainer.best_loss,
+            "best_epoch": trainer.best_epoch,
+            "epochs": len(trainer.history),
+            "seconds_per_epoch": float(history["seconds"].mean()),
+        }
+        write_metrics(run_dir, metrics)
+        tracker.summary(metrics)
+        tracker.artifact(f"embeddings-{data.name}", [*paths, run_dir / "checkpoint.pt"])
+        print(format_table(results))
+    finally:
+        tracker.finish()
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    metrics = train(cfg, run_dir)
+    value = metrics.get(cfg.optimized_metric)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        log.warning("optimized_metric %r is not among the metrics", cfg.optimized_metric)
+        return None
+    return float(value)
+
+
+if __name__ == "__main__":
+    main()
