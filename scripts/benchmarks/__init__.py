@@ -1,0 +1,1 @@
+"""One module per benchmark subcommand of scripts/bench.py."""
