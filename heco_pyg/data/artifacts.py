@@ -1,0 +1,196 @@
+"""The research notebook's preprocessed folder format, read and written.
+
+Files (all required unless marked optional):
+
+* ``meta.json``: ``num_papers``, ``num_authors``, ``num_concepts``.
+* ``features_papers.npz`` / ``features_concepts.npz`` / ``features_authors.npz``: key
+  ``X``, one row per node. An identity (one-hot) author matrix, or one with zero
+  columns, means "featureless": the model uses an embedding table instead.
+  ``features_concepts.npz`` and ``features_authors.npz`` are optional.
+* ``edges_PA.npz`` / ``edges_PC.npz``: key ``E``, int ``[E, 2]`` (paper, author/concept).
+* ``metapath_PAP.npz`` / ``metapath_PCP.npz``: keys ``indptr``, ``indices`` (CSR over
+  papers). Validated, but the counts are recomputed from the edges so that pruning
+  applies even when the stored PCP is complete.
+* ``map_paper_id.csv``: column ``paper_id``, one row per paper.
+* optional ``labels.npy`` (one int per paper, ``-1`` unlabelled; evaluation only) and
+  ``concept_level.npy`` (one int per concept, enables ``min_concept_level``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from torch_geometric.data import HeteroData
+
+from heco_pyg.data.graph import DataError, build_graph, is_identity_features, schema_edge_type
+from heco_pyg.data.sparse import incidence
+
+META_KEYS = ("num_papers", "num_authors", "num_concepts")
+
+
+def _require(path: Path) -> Path:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    return path
+
+
+def _load_key(path: Path, key: str) -> np.ndarray:
+    try:
+        with np.load(_require(path), allow_pickle=False) as archive:
+            if key not in archive:
+                raise DataError(f"{path}: missing key {key!r} (has {sorted(archive.files)})")
+            return archive[key]
+    except (zipfile.BadZipFile, ValueError, OSError) as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(f"{path}: not a readable .npz file ({error})") from error
+
+
+def _load_meta(path: Path) -> dict[str, int]:
+    try:
+        meta = json.loads(_require(path).read_text())
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path}: invalid JSON ({error})") from error
+    for key in META_KEYS:
+        if key not in meta:
+            raise DataError(f"{path}: missing key {key!r}")
+        if not isinstance(meta[key], int) or meta[key] < 0:
+            raise DataError(f"{path}: {key} must be a non-negative integer, got {meta[key]!r}")
+    return {key: meta[key] for key in META_KEYS}
+
+
+def _load_features(path: Path, rows: int, optional: bool) -> np.ndarray | None:
+    if optional and not path.is_file():
+        return None
+    x = _load_key(path, "X")
+    if x.ndim != 2 or x.shape[0] != rows:
+        raise DataError(f"{path}: X has shape {x.shape}, expected ({rows}, F)")
+    if x.shape[1] == 0 or is_identity_features(x):
+        return None  # featureless: a learnable embedding table in the model
+    if not np.isfinite(x).all():
+        raise DataError(f"{path}: X contains NaN or inf")
+    return x.astype(np.float32, copy=False)
+
+
+def _check_metapath(path: Path, num_papers: int) -> float:
+    """Validates a stored CSR meta-path; returns its density."""
+    indptr, indices = _load_key(path, "indptr"), _load_key(path, "indices")
+    if indptr.shape != (num_papers + 1,):
+        raise DataError(f"{path}: indptr has shape {indptr.shape}, expected ({num_papers + 1},)")
+    if indptr[-1] != len(indices) or (np.diff(indptr) < 0).any():
+        raise DataError(f"{path}: indptr is not a valid CSR pointer for {len(indices)} indices")
+    if len(indices) and (indices.min() < 0 or indices.max() >= num_papers):
+        raise DataError(f"{path}: indices out of range [0, {num_papers})")
+    return len(indices) / max(num_papers * (num_papers - 1), 1)
+
+
+def read_artifacts(path: str | os.PathLike) -> HeteroData:
+    """Reads a notebook artifacts folder into a HeCo graph (no meta-paths yet)."""
+    root = Path(path)
+    if not root.is_dir():
+        raise DataError(f"{root}: artifacts folder not found")
+    meta = _load_meta(root / "meta.json")
+    n_paper, n_author, n_concept = (meta[k] for k in META_KEYS)
+    if n_paper == 0:
+        raise DataError(f"{root / 'meta.json'}: empty graph (num_papers = 0)")
+    paper_x = _load_features(root / "features_papers.npz", n_paper, optional=False)
+    if paper_x is None:
+        raise DataError(f"{root / 'features_papers.npz'}: paper features are required")
+    features = {
+        "paper": paper_x,
+        "author": _load_features(root / "features_authors.npz", n_author, optional=True),
+        "concept": _load_features(root / "features_concepts.npz", n_concept, optional=True),
+    }
+    schema_edges = {}
+    for name, neighbour, count in (("PA", "author", n_author), ("PC", "concept", n_concept)):
+        file = root / f"edges_{name}.npz"
+        edges = _load_key(file, "E")
+        if edges.ndim != 2 or edges.shape[1] != 2:
+            raise DataError(f"{file}: E has shape {edges.shape}, expected (E, 2)")
+        if not np.issubdtype(edges.dtype, np.integer):
+            raise DataError(f"{file}: E must hold integer ids, got {edges.dtype}")
+        if len(edges) and edges.min() < 0:
+            raise DataError(f"{file}: E has negative ids")
+        for column, bound, what in ((0, n_paper, "paper"), (1, count, neighbour)):
+            if len(edges) and edges[:, column].max() >= bound:
+                raise DataError(
+                    f"{file}: E[:, {column}] has id {edges[:, column].max()} but meta.json "
+                    f"declares {bound} {what}s"
+                )
+        schema_edges[neighbour] = edges
+    stored_density = {
+        name: _check_metapath(root / f"metapath_{name}.npz", n_paper) for name in ("PAP", "PCP")
+    }
+    ids_file = _require(root / "map_paper_id.csv")
+    ids = pd.read_csv(ids_file, dtype=str)
+    if "paper_id" not in ids.columns:
+        raise DataError(f"{ids_file}: missing column 'paper_id' (has {list(ids.columns)})")
+    if len(ids) != n_paper:
+        raise DataError(f"{ids_file}: {len(ids)} rows, meta.json declares {n_paper} papers")
+    labels = None
+    if (root / "labels.npy").is_file():
+        labels = np.load(root / "labels.npy", allow_pickle=False)
+        if labels.shape != (n_paper,) or not np.issubdtype(labels.dtype, np.integer):
+            raise DataError(f"{root / 'labels.npy'}: expected {n_paper} integers, got {labels.shape}")
+    data = build_graph(
+        "paper", {"paper": n_paper, "author": n_author, "concept": n_concept},
+        schema_edges, features, str(root), labels, ids["paper_id"].tolist(),
+    )  # fmt: skip
+    if (root / "concept_level.npy").is_file():
+        level = np.load(root / "concept_level.npy", allow_pickle=False)
+        if level.shape != (n_concept,):
+            raise DataError(f"{root / 'concept_level.npy'}: expected {n_concept} levels")
+        data["concept"].level = torch.from_numpy(level.astype(np.int64))
+    data.stored_metapath_density = stored_density
+    return data
+
+
+def write_artifacts(data: HeteroData, path: str | os.PathLike, author_one_hot: bool = False) -> None:
+    """Writes a paper/author/concept graph in the notebook's format, atomically.
+
+    The stored PAP/PCP are the unpruned ``A A^T`` (what the notebook stored).
+    """
+    root = Path(path)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    try:
+        counts = {f"num_{t}s": data[t].num_nodes for t in ("paper", "author", "concept")}
+        (staging / "meta.json").write_text(json.dumps(counts))
+        n_author = counts["num_authors"]
+        authors = np.eye(n_author, dtype=np.float32) if author_one_hot else np.zeros((n_author, 0))
+        np.savez(staging / "features_authors.npz", X=authors)
+        np.savez(staging / "features_papers.npz", X=data["paper"].x.numpy())
+        if "x" in data["concept"]:
+            np.savez(staging / "features_concepts.npz", X=data["concept"].x.numpy())
+        for name, neighbour in (("PA", "author"), ("PC", "concept")):
+            edge_index = data[schema_edge_type("paper", neighbour)].edge_index.numpy()
+            np.savez(staging / f"edges_{name}.npz", E=edge_index.T.astype(np.int64))
+            shape = (counts["num_papers"], data[neighbour].num_nodes)
+            matrix = incidence(edge_index[0], edge_index[1], shape)
+            product = (matrix @ matrix.T).tocsr()
+            product.setdiag(0)
+            product.eliminate_zeros()
+            product = sp.csr_matrix(product)
+            np.savez(staging / f"metapath_P{name[1]}P.npz", indptr=product.indptr.astype(np.int64),
+                     indices=product.indices.astype(np.int64))  # fmt: skip
+        ids = getattr(data["paper"], "node_ids", None) or list(range(counts["num_papers"]))
+        pd.DataFrame({"paper_id": ids}).to_csv(staging / "map_paper_id.csv", index=False)
+        if "y" in data["paper"]:
+            np.save(staging / "labels.npy", data["paper"].y.numpy())
+        if "level" in data["concept"]:
+            np.save(staging / "concept_level.npy", data["concept"].level.numpy())
+        if root.exists():
+            shutil.rmtree(root)
+        staging.rename(root)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
