@@ -9,6 +9,10 @@ Scores are inner products; on L2-normalised rows they are cosine similarities.
   scans every list, so the IVF index is then exhaustive too. Needs the optional
   ``faiss-cpu`` (``pip install 'heco_pyg[faiss]'``). Built once and saved next to
   the embeddings (:func:`load_or_build_index`).
+
+And what retrieval reads from a training run's folder: :func:`load_embeddings`,
+:func:`load_run_config`, :func:`load_run_graph` (the graph rebuilt from the run's saved
+config, so evaluation-only relations such as ``("paper", "cites", "paper")`` come back).
 """
 
 from __future__ import annotations
@@ -19,8 +23,16 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
+from torch_geometric.data import HeteroData
+
+from heco_pyg.data.graph import DataError
+
+VIEWS = ("schema", "semantic", "fused")
 
 #: Below this many vectors a faiss index is flat (exhaustive): clustering would not pay.
 FLAT_LIMIT = 10_000
@@ -200,3 +212,43 @@ def load_or_build_index(
     temporary.write_text(json.dumps(wanted | {"nlist": index.nlist, "rows": index.num_vectors}))
     os.replace(temporary, meta_path)
     return index
+
+
+def load_embeddings(run_dir: str | os.PathLike, view: str) -> tuple[Tensor, list[str]]:
+    """``run_dir/embeddings/<view>.npy`` (``[N, C]``) and the paper id of each row."""
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+    folder = Path(run_dir) / "embeddings"
+    path, ids_path = folder / f"{view}.npy", folder / "ids.csv"
+    for required in (path, ids_path):
+        if not required.is_file():
+            raise DataError(f"{required}: not found (is {run_dir} a finished training run?)")
+    z = torch.from_numpy(np.load(path)).float()
+    ids = pd.read_csv(ids_path, dtype=str)
+    if "paper_id" not in ids.columns or len(ids) != z.size(0):
+        raise DataError(f"{ids_path}: needs a paper_id column with {z.size(0)} rows")
+    return z, ids["paper_id"].tolist()
+
+
+def load_run_config(run_dir: str | os.PathLike) -> DictConfig:
+    """The run's saved (unresolved) config, ``run_dir/.hydra/config.yaml``."""
+    path = Path(run_dir) / ".hydra" / "config.yaml"
+    if not path.is_file():
+        raise DataError(f"{path}: not found; the run's saved config is needed to rebuild its graph")
+    return OmegaConf.load(path)
+
+
+def load_run_graph(run_dir: str | os.PathLike, cfg: DictConfig | None = None) -> HeteroData:
+    """The run's graph, rebuilt from its saved config; checked against its ``ids.csv``."""
+    cfg = load_run_config(run_dir) if cfg is None else cfg
+    data = instantiate(cfg.data, _convert_="all")
+    ids_path = Path(run_dir) / "embeddings" / "ids.csv"
+    node_ids = getattr(data[data.target], "node_ids", None)
+    if ids_path.is_file() and node_ids is not None:
+        saved = pd.read_csv(ids_path, dtype=str)["paper_id"].tolist()
+        if saved != list(node_ids):
+            raise DataError(
+                f"{ids_path}: the rebuilt graph's {data.target} ids differ from the run's "
+                "(did the data change since training?)"
+            )
+    return data
