@@ -1,0 +1,96 @@
+"""The ingested graph and its id maps, cached under ``<data_dir>/processed/<key>.pt``.
+
+The key hashes what the graph is built from: a fingerprint of the source (every input
+file's path, size and modification time; for the API, its query hash and pages) and
+the ingestion settings. Changing a file or a setting changes the key, so a stale
+entry is never read; an unreadable entry is rebuilt. Writes go to a temporary file
+in the same folder and are renamed into place, so a crash leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+log = logging.getLogger(__name__)
+
+# Bump when the graph a given input builds changes meaning.
+CACHE_VERSION = 1
+
+
+def fingerprint_files(files: Iterable[Path]) -> list[list]:
+    """``[[resolved path, size, mtime_ns], ...]`` of the input files."""
+    out = []
+    for file in files:
+        status = Path(file).stat()
+        out.append([str(Path(file).resolve()), status.st_size, status.st_mtime_ns])
+    return out
+
+
+def cache_key(source: Any, settings: Mapping[str, Any]) -> str:
+    """A short stable hash of the source fingerprint and the settings."""
+    payload = json.dumps(
+        {"version": CACHE_VERSION, "source": source, "settings": dict(settings)},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def atomic_torch_save(value: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(value, file)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class GraphCache:
+    """Loads ``<root>/<key>.pt`` or builds and stores it.
+
+    Args:
+        root: the cache folder (``${paths.data_dir}/processed``); ``None`` disables it.
+    """
+
+    def __init__(self, root: str | os.PathLike | None) -> None:
+        self.root = Path(root) if root is not None else None
+
+    def path(self, key: str) -> Path | None:
+        return self.root / f"{key}.pt" if self.root is not None else None
+
+    def load(self, key: str) -> dict | None:
+        path = self.path(key)
+        if path is None or not path.is_file():
+            return None
+        try:
+            entry = torch.load(path, weights_only=False)
+        except Exception as error:  # a corrupt entry is rebuilt, never trusted
+            log.warning("cache entry %s is unreadable (%s); rebuilding", path, error)
+            return None
+        if not isinstance(entry, dict) or entry.get("version") != CACHE_VERSION:
+            return None
+        return entry
+
+    def get_or_build(self, key: str, build: Callable[[], dict]) -> tuple[dict, bool]:
+        """``(entry, hit)``: the cached entry, or ``build()`` stored under ``key``."""
+        entry = self.load(key)
+        if entry is not None:
+            log.info("OpenAlex graph from cache %s", self.path(key))
+            return entry, True
+        entry = {"version": CACHE_VERSION, "key": key, **build()}
+        if self.root is not None:
+            atomic_torch_save(entry, self.path(key))
+            log.info("OpenAlex graph cached at %s", self.path(key))
+        return entry, False

@@ -1,0 +1,246 @@
+"""OpenAlex works -> the project's HeCo graph (papers, authors, one "concept" node type).
+
+Each work is first *reduced* to the few fields the graph needs (:class:`Work`), then the
+reduced works are assembled with vectorised id maps (``pandas.factorize``):
+
+* ``paper`` nodes: one per work id (``node_ids`` = OpenAlex work URLs), features from
+  the title + abstract (see :mod:`heco_pyg.data.openalex.features`);
+* ``author`` nodes from ``authorships[].author.id`` (null ids skipped and counted),
+  featureless (a learnable embedding in the model);
+* ``concept`` nodes, chosen by ``concepts``: ``concepts`` (legacy, with ``level``),
+  ``topics``, ``subfields`` (of the work's topics) or ``keywords``; entries with
+  ``score < min_concept_score`` are dropped (ancestor concepts often have score 0.0);
+* ``(paper, cites, paper)`` from ``referenced_works`` inside the set (evaluation only);
+* labels from ``primary_topic`` (falling back to the first of ``topics``): its ``field``
+  or ``subfield``; ``-1`` where there is none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch_geometric.data import HeteroData
+
+from heco_pyg.data.graph import DataError, build_graph
+from heco_pyg.data.openalex.records import BadRecordHandler, Location, normalise_id
+
+CONCEPT_KINDS = ("concepts", "topics", "subfields", "keywords")
+LABELS = ("field", "subfield", "none")
+
+
+@dataclass(frozen=True)
+class Work:
+    """The fields of one work the graph needs."""
+
+    title: str
+    abstract: str
+    authors: tuple[str, ...]
+    null_author_ids: int
+    authors_truncated: bool
+    concepts: tuple[str, ...]
+    label: str | None
+    references: tuple[str, ...]
+
+
+def rebuild_abstract(index: Mapping[str, list[int]] | None) -> str:
+    """The abstract text from OpenAlex's ``abstract_inverted_index`` (word -> positions)."""
+    if not index:
+        return ""
+    if not isinstance(index, Mapping):
+        raise TypeError(f"abstract_inverted_index must be an object, got {type(index).__name__}")
+    words: dict[int, str] = {}
+    for word, positions in index.items():
+        if not isinstance(positions, list):
+            raise TypeError(f"abstract_inverted_index[{word!r}] must be a list of positions")
+        for position in positions:
+            if not isinstance(position, int) or position < 0:
+                raise TypeError(f"abstract_inverted_index[{word!r}] has position {position!r}")
+            words[position] = word
+    return " ".join(words[p] for p in sorted(words))
+
+
+def _list(work: dict, key: str) -> list:
+    value = work.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise TypeError(f"'{key}' must be a list, got {type(value).__name__}")
+    return value
+
+
+def _text(value: Any, key: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(f"'{key}' must be a string, got {type(value).__name__}")
+    return value
+
+
+def _score_ok(entry: dict, key: str, min_score: float) -> bool:
+    score = entry.get("score")
+    if score is None:
+        return min_score <= 0
+    if not isinstance(score, (int, float)):
+        raise TypeError(f"'{key}[].score' must be a number, got {score!r}")
+    return score >= min_score
+
+
+class WorkReducer:
+    """Callable ``(location, work) -> Work | None`` for :func:`records.latest_by_id`.
+
+    Collects concept display names and levels (``self.concept_names``,
+    ``self.concept_levels``) as it goes. A work with a field of the wrong type is a bad
+    record: raised naming the location, or skipped (``None``) and counted.
+    """
+
+    def __init__(
+        self,
+        concepts: str = "concepts",
+        min_concept_score: float = 0.0,
+        label: str = "field",
+        on_bad: BadRecordHandler | None = None,
+    ) -> None:
+        if concepts not in CONCEPT_KINDS:
+            raise DataError(f"data.concepts={concepts!r}; expected one of {CONCEPT_KINDS}")
+        if label not in LABELS:
+            raise DataError(f"data.label={label!r}; expected one of {LABELS}")
+        self.concepts = concepts
+        self.min_concept_score = float(min_concept_score)
+        self.label = label
+        self.on_bad = on_bad or BadRecordHandler("raise")
+        self.concept_names: dict[str, str] = {}
+        self.concept_levels: dict[str, int] = {}
+        self.label_names: dict[str, str] = {}
+
+    def _concepts(self, work: dict) -> tuple[str, ...]:
+        kind, keep = self.concepts, []
+        source = "topics" if kind == "subfields" else kind
+        for entry in _list(work, source):
+            if not isinstance(entry, dict):
+                raise TypeError(f"'{source}[]' entries must be objects")
+            if not _score_ok(entry, source, self.min_concept_score):
+                continue
+            item = entry.get("subfield") if kind == "subfields" else entry
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                continue
+            keep.append(item["id"])
+            self.concept_names.setdefault(item["id"], _text(item.get("display_name"), source))
+            if kind == "concepts" and isinstance(entry.get("level"), int):
+                self.concept_levels.setdefault(item["id"], entry["level"])
+        return tuple(dict.fromkeys(keep))
+
+    def _label(self, work: dict) -> str | None:
+        if self.label == "none":
+            return None
+        topic = work.get("primary_topic")
+        if not topic:
+            topics = _list(work, "topics")
+            topic = topics[0] if topics else None
+        if not isinstance(topic, dict):
+            return None
+        level = topic.get(self.label)
+        if not isinstance(level, dict) or not isinstance(level.get("id"), str):
+            return None
+        self.label_names.setdefault(level["id"], _text(level.get("display_name"), self.label))
+        return level["id"]
+
+    def reduce(self, work: dict) -> Work:
+        authors, null_ids = [], 0
+        for authorship in _list(work, "authorships"):
+            author = authorship.get("author") if isinstance(authorship, dict) else None
+            author_id = author.get("id") if isinstance(author, dict) else None
+            if isinstance(author_id, str) and author_id:
+                authors.append(author_id)
+            else:
+                null_ids += 1
+        references = []
+        for reference in _list(work, "referenced_works"):
+            key = normalise_id(reference)
+            if key is not None:
+                references.append(key)
+        return Work(
+            title=_text(work.get("title") or work.get("display_name"), "title"),
+            abstract=rebuild_abstract(work.get("abstract_inverted_index")),
+            authors=tuple(dict.fromkeys(authors)),
+            null_author_ids=null_ids,
+            authors_truncated=bool(work.get("is_authors_truncated")),
+            concepts=self._concepts(work),
+            label=self._label(work),
+            references=tuple(references),
+        )
+
+    def __call__(self, location: Location, work: dict) -> Work | None:
+        try:
+            return self.reduce(work)
+        except (TypeError, AttributeError) as error:
+            self.on_bad(location, f"bad work {work.get('id')}: {error}")
+            return None
+
+
+def _pairs(works: list[Work], attribute: str) -> tuple[np.ndarray, list[str]]:
+    """(paper index per entry, entry keys) flattened over all works."""
+    lengths = np.fromiter((len(getattr(w, attribute)) for w in works), np.int64, len(works))
+    keys = [key for w in works for key in getattr(w, attribute)]
+    return np.repeat(np.arange(len(works)), lengths), keys
+
+
+def assemble_graph(
+    works: Mapping[str, Work],
+    reducer: WorkReducer,
+    paper_x: np.ndarray,
+    concept_x: np.ndarray | None,
+    source: str,
+) -> HeteroData:
+    """The HeCo graph (no meta-paths yet) from reduced works and their features."""
+    if not works:
+        raise DataError(f"{source}: no OpenAlex works found")
+    ids, records = list(works), list(works.values())
+    papers, author_keys = _pairs(records, "authors")
+    author_index, author_ids = pd.factorize(pd.Series(author_keys, dtype=object))
+    concept_papers, concept_keys = _pairs(records, "concepts")
+    concept_ids = concept_order(works)
+    concept_index = pd.Index(concept_ids).get_indexer(concept_keys)
+    if concept_x is not None and len(concept_x) != len(concept_ids):
+        raise DataError(f"{source}: {len(concept_x)} concept features, {len(concept_ids)} concepts")
+
+    labels = None
+    if reducer.label != "none":
+        label_keys = pd.Series([w.label for w in records], dtype=object)
+        classes = sorted(label_keys.dropna().unique())
+        labels = pd.Index(classes).get_indexer(label_keys).astype(np.int64)  # -1 for None
+
+    data = build_graph(
+        target="paper",
+        num_nodes={"paper": len(ids), "author": len(author_ids), "concept": len(concept_ids)},
+        schema_edges={
+            "author": np.stack([papers, author_index]).T,
+            "concept": np.stack([concept_papers, concept_index]).T,
+        },
+        features={"paper": paper_x, "author": None, "concept": concept_x},
+        source=source,
+        labels=labels,
+        node_ids=ids,
+    )
+    cite_papers, cite_keys = _pairs(records, "references")
+    cited = pd.Index(ids).get_indexer(cite_keys)
+    inside = (cited >= 0) & (cited != cite_papers)
+    cites = np.unique(np.stack([cite_papers[inside], cited[inside]]), axis=1)
+    data["paper", "cites", "paper"].edge_index = torch.from_numpy(cites.astype(np.int64))
+    if reducer.concepts == "concepts":
+        level = [reducer.concept_levels.get(c, -1) for c in concept_ids]
+        data["concept"].level = torch.tensor(level, dtype=torch.long)
+    data.label_ids = classes if labels is not None else []
+    data.label_names = [reducer.label_names.get(c, c) for c in data.label_ids]
+    data.node_ids_by_type = {"author": list(author_ids), "concept": concept_ids}
+    data.concept_kind = reducer.concepts
+    return data
+
+
+def concept_order(works: Mapping[str, Work]) -> list[str]:
+    """Concept ids in order of first appearance over the (deduplicated) works."""
+    return list(dict.fromkeys(key for w in works.values() for key in w.concepts))

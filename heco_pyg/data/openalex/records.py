@@ -1,0 +1,243 @@
+"""Stream OpenAlex work records from files, one record at a time.
+
+Accepted, mixed freely in one folder (walked recursively, in sorted path order):
+
+* ``*.json``: one API response: a list page ``{"meta": ..., "results": [...]}``, a
+  single work ``{"id": "https://openalex.org/W...", ...}`` or a JSON array of works
+  (a ``.json`` file that turns out to hold several documents is read as JSON Lines);
+* ``*.jsonl`` / ``*.ndjson``: JSON Lines, one work per line;
+* ``*.gz``: gzip'd JSON Lines, e.g. snapshot parts
+  ``data/works/updated_date=YYYY-MM-DD/part_NNN.gz`` (``manifest`` files are skipped).
+
+JSON Lines are split on ``\\n`` only (titles may hold U+2028, which
+``str.splitlines`` would split on); lines are read as bytes, so memory is one line.
+A JSON file is one API response, at most one page (200 works) at a time.
+
+Deduplication (:func:`latest_by_id`) is a single pass with a bounded accumulator:
+it keeps one *reduced* record per work id (whatever ``reduce`` returns, e.g. ids and
+text, never the raw JSON) and replaces it when a record with a newer
+``updated_date`` comes (a tie goes to the later record, as a later snapshot part
+would). Memory is therefore O(unique works x reduced size), the size of the graph
+being built, and constant in the raw records read.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from heco_pyg.data.graph import DataError
+
+WORK_URL = "https://openalex.org/"
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+GZIP_SUFFIXES = (".gz",)
+ON_BAD_RECORD = ("raise", "skip")
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a record was read: the file and its line (JSON Lines) or position in a page."""
+
+    file: str
+    line: int | None = None
+    index: int | None = None
+
+    def __str__(self) -> str:
+        if self.line is not None:
+            return f"{self.file}:{self.line}"
+        if self.index is not None:
+            return f"{self.file}: results[{self.index}]"
+        return self.file
+
+
+@dataclass
+class ReadStats:
+    """What the reader saw: files, records, bad records skipped, empty pages."""
+
+    files: int = 0
+    records: int = 0
+    bad_records: int = 0
+    empty_pages: int = 0
+    duplicates: int = 0
+    bad_examples: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "records": self.records,
+            "bad_records": self.bad_records,
+            "empty_pages": self.empty_pages,
+            "duplicate_records": self.duplicates,
+            "bad_record_examples": list(self.bad_examples),
+        }
+
+
+class BadRecordHandler:
+    """Raises a :class:`DataError` naming the location, or counts and skips it."""
+
+    def __init__(self, on_bad_record: str = "raise", stats: ReadStats | None = None) -> None:
+        if on_bad_record not in ON_BAD_RECORD:
+            raise DataError(
+                f"data.on_bad_record={on_bad_record!r}; expected one of {ON_BAD_RECORD}"
+            )
+        self.on_bad_record = on_bad_record
+        self.stats = stats if stats is not None else ReadStats()
+
+    def __call__(self, location: Location | str, message: str) -> None:
+        text = f"{location}: {message}"
+        if self.on_bad_record == "raise":
+            raise DataError(f"{text} (set data.on_bad_record=skip to skip bad records)")
+        self.stats.bad_records += 1
+        if len(self.stats.bad_examples) < 10:
+            self.stats.bad_examples.append(text)
+
+
+def normalise_id(value: Any, prefix: str = "W") -> str | None:
+    """``"W123"`` or ``"https://openalex.org/W123"`` -> the URL form; anything else -> None."""
+    if not isinstance(value, str) or not value:
+        return None
+    if value.startswith(WORK_URL):
+        key = value[len(WORK_URL) :]
+    else:
+        key = value
+    if not key.upper().startswith(prefix) or not key[1:].isdigit():
+        return None
+    return WORK_URL + key.upper()
+
+
+def find_files(path: str | os.PathLike) -> list[Path]:
+    """The record files under ``path`` (a file or a folder), sorted."""
+    root = Path(path)
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise DataError(f"{root}: no such file or folder (data.path)")
+    suffixes = (".json", *JSON_LINES_SUFFIXES, *GZIP_SUFFIXES)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name.endswith(suffixes))
+    if not files:
+        raise DataError(f"{root}: no .json, .jsonl, .ndjson or .gz files of OpenAlex works")
+    return files
+
+
+def _json_lines(
+    lines: Iterable[bytes], file: str, on_bad: BadRecordHandler
+) -> Iterator[tuple[Location, Any]]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        location = Location(file, line=number)
+        try:
+            yield location, json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            on_bad(location, f"malformed JSON ({error})")
+
+
+def _documents(file: Path, on_bad: BadRecordHandler) -> Iterator[tuple[Location, Any]]:
+    """(location, decoded JSON value) for every document in one file."""
+    name = str(file)
+    if file.name.endswith(GZIP_SUFFIXES):
+        try:
+            with gzip.open(file, "rb") as handle:
+                yield from _json_lines(handle, name, on_bad)
+        except (OSError, EOFError) as error:  # not gzip, or a truncated part
+            on_bad(Location(name), f"unreadable gzip file ({error})")
+        return
+    if file.name.endswith(JSON_LINES_SUFFIXES):
+        with open(file, "rb") as handle:
+            yield from _json_lines(handle, name, on_bad)
+        return
+    raw = file.read_bytes()
+    if not raw.strip():
+        return
+    try:
+        yield Location(name), json.loads(raw)
+    except json.JSONDecodeError as error:
+        if error.msg == "Extra data":  # several documents: JSON Lines named .json
+            yield from _json_lines(raw.split(b"\n"), name, on_bad)
+        else:
+            on_bad(Location(name, line=error.lineno), f"malformed JSON ({error.msg})")
+
+
+def _works_in(
+    location: Location, value: Any, stats: ReadStats, on_bad: BadRecordHandler
+) -> Iterator[tuple[Location, dict]]:
+    """The work objects inside one decoded document (a page, a work, or a list of works)."""
+    if isinstance(value, dict) and "results" in value:
+        results = value["results"]
+        if not isinstance(results, list):
+            on_bad(location, f"'results' must be a list, got {type(results).__name__}")
+            return
+        if not results:
+            stats.empty_pages += 1
+        for index, work in enumerate(results):
+            where = (
+                Location(location.file, location.line, index) if location.line is None else location
+            )
+            yield where, work
+    elif isinstance(value, list):
+        for index, work in enumerate(value):
+            yield Location(location.file, location.line, index), work
+    else:
+        yield location, value
+
+
+def iter_works(
+    path: str | os.PathLike | Iterable[str | os.PathLike],
+    on_bad_record: str = "raise",
+    stats: ReadStats | None = None,
+) -> Iterator[tuple[Location, dict]]:
+    """Streams ``(location, work)`` for every work record under ``path``, not deduplicated.
+
+    A work must be a JSON object whose ``id`` is an OpenAlex work id; anything else is a
+    bad record (raised as a :class:`DataError` naming the file and line, or skipped and
+    counted in ``stats.bad_records`` when ``on_bad_record="skip"``).
+    """
+    stats = stats if stats is not None else ReadStats()
+    on_bad = BadRecordHandler(on_bad_record, stats)
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    for root in paths:
+        for file in find_files(root):
+            stats.files += 1
+            for location, value in _documents(file, on_bad):
+                for where, work in _works_in(location, value, stats, on_bad):
+                    if not isinstance(work, dict):
+                        on_bad(where, f"a work must be a JSON object, got {type(work).__name__}")
+                        continue
+                    if normalise_id(work.get("id")) is None:
+                        on_bad(where, f"'id' is not an OpenAlex work id: {work.get('id')!r}")
+                        continue
+                    stats.records += 1
+                    yield where, work
+
+
+def latest_by_id(
+    works: Iterable[tuple[Location, dict]],
+    reduce: Callable[[Location, dict], Any],
+    stats: ReadStats | None = None,
+) -> dict[str, Any]:
+    """``{work id: reduce(location, work)}`` keeping the newest ``updated_date`` per id.
+
+    ``reduce`` may return None to drop a record (a bad one, already counted). Single
+    pass; only reduced records are kept (see the module docstring).
+    """
+    kept: dict[str, tuple[str, Any]] = {}
+    for location, work in works:
+        key = normalise_id(work["id"])
+        updated = work.get("updated_date") or ""
+        if not isinstance(updated, str):
+            updated = str(updated)
+        previous = kept.get(key)
+        if previous is not None:
+            if stats is not None:
+                stats.duplicates += 1
+            if updated < previous[0]:
+                continue
+        reduced = reduce(location, work)
+        if reduced is not None:
+            kept[key] = (updated, reduced)
+    return {key: value for key, (_, value) in kept.items()}
