@@ -1,0 +1,277 @@
+"""The HeCo paper's benchmark datasets (ACM, DBLP, AMiner, Freebase) in the official format.
+
+The official release (https://github.com/liun-online/HeCo, ``data/<name>/``) stores one
+dataset per folder; a config names what to read, nothing here is dataset-specific:
+
+* ``labels.npy``: class per target node (its length is the target node count);
+* ``nei_<x>.npy``: per target node, its neighbours of type ``x`` (object array of int
+  arrays, or a plain ``[N, k]`` array); they become the schema edges;
+* ``<metapath>.npz``: binary symmetric meta-path adjacency, diagonal included; it
+  becomes ``(target, NAME, target)`` edges without self-loops, ``edge_weight`` = the
+  stored value (1);
+* ``*_feat.npz``: scipy sparse features (or a raw ``.npy`` despite the name); types
+  without a feature file are featureless (HeCo's one-hot identity = an embedding table);
+* ``pos.npz``: the positives (row i = the positives of anchor i); when absent, or when
+  the config asks, they are rebuilt with :func:`heco_pyg.data.positives.select_positives`;
+* ``train_/val_/test_<rate>.npy``: split indices, stored as boolean masks
+  ``data[target].train_mask_<rate>`` etc.
+
+Missing files are downloaded from ``url`` (the official repository's raw files); without
+network the error says which files to put where.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch_geometric.data import HeteroData
+
+from heco_pyg.data.graph import DataError, build_graph, metapath_edge_type, positive_edge_type
+from heco_pyg.data.positives import select_positives
+
+log = logging.getLogger(__name__)
+
+OFFICIAL_URL = "https://raw.githubusercontent.com/liun-online/HeCo/main/data"
+SPLIT_KINDS = ("train", "val", "test")
+IDENTITY = "identity"
+
+
+def required_files(
+    labels: str,
+    neighbours: Mapping[str, Mapping],
+    metapaths: Mapping[str, str],
+    features: Mapping[str, str],
+    splits: Sequence[int],
+    positives: str | None,
+) -> list[str]:
+    """Every file a config reads (the optional positives file last)."""
+    files = [labels, *(spec["file"] for spec in neighbours.values()), *metapaths.values()]
+    files += [f for f in features.values() if f != IDENTITY]
+    files += [f"{kind}_{rate}.npy" for rate in splits for kind in SPLIT_KINDS]
+    return list(dict.fromkeys(files + ([positives] if positives else [])))
+
+
+def download_files(
+    root: Path,
+    files: Sequence[str],
+    url: str,
+    opener: Callable[[str], object] = urllib.request.urlopen,
+    optional: Sequence[str] = (),
+) -> None:
+    """Fetches ``url/<file>`` into ``root`` for every file not there yet.
+
+    Each file is written to a temporary name and renamed, so nothing half-written is
+    left behind. A failed required file raises :class:`DataError` naming the folder
+    and the files to put there; a failed ``optional`` file is only logged.
+    """
+    missing = [f for f in files if not (root / f).is_file()]
+    if not missing:
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for name in missing:
+        source = f"{url.rstrip('/')}/{name}"
+        temporary = None
+        try:
+            log.info("downloading %s", source)
+            with opener(source) as response:
+                descriptor, temporary = tempfile.mkstemp(dir=root, prefix=f".{name}.")
+                with os.fdopen(descriptor, "wb") as handle:
+                    shutil.copyfileobj(response, handle)
+            os.replace(temporary, root / name)
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            if temporary is not None and os.path.exists(temporary):
+                os.unlink(temporary)
+            if name in optional:
+                log.warning("could not download optional %s (%s)", source, error)
+            else:
+                failed.append((name, error))
+    if failed:
+        names = ", ".join(name for name, _ in failed)
+        raise DataError(
+            f"{root}: missing {names} and the download from {url} failed "
+            f"({failed[0][1]}). Offline? Copy the official HeCo files (github.com/"
+            f"liun-online/HeCo, data/<name>/) into {root}/ and run again."
+        )
+
+
+def _read_matrix(path: Path) -> sp.spmatrix | np.ndarray:
+    """A ``.npz`` scipy sparse matrix, or a raw ``.npy`` array stored under that name."""
+    try:
+        return sp.load_npz(path)
+    except (ValueError, OSError, KeyError):
+        try:
+            return np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as error:
+            raise DataError(f"{path}: neither a scipy sparse .npz nor a numpy array") from error
+
+
+def _neighbour_edges(path: Path, num_target: int) -> np.ndarray:
+    """``[E, 2]`` (target id, neighbour id) pairs from a ``nei_<x>.npy`` file."""
+    neighbours = np.load(path, allow_pickle=True)
+    if len(neighbours) != num_target:
+        raise DataError(f"{path}: {len(neighbours)} rows, expected one per target ({num_target})")
+    if neighbours.dtype != object:  # a plain [N, k] array
+        neighbours = neighbours.reshape(num_target, -1)
+        counts = np.full(num_target, neighbours.shape[1])
+        flat = neighbours.reshape(-1)
+    else:
+        arrays = [np.asarray(row, dtype=np.int64).reshape(-1) for row in neighbours]
+        counts = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=num_target)
+        flat = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
+    return np.stack([np.repeat(np.arange(num_target), counts), flat.astype(np.int64)], axis=1)
+
+
+def _features(path: Path | None, rows: int, row_normalise: bool) -> np.ndarray:
+    matrix = sp.identity(rows, format="csr") if path is None else _read_matrix(path)
+    if matrix.shape[0] != rows:
+        raise DataError(f"{path}: {matrix.shape[0]} feature rows, expected {rows}")
+    matrix = sp.csr_matrix(matrix, dtype=np.float64)
+    if row_normalise:  # as the official preprocess_features: rows sum to one
+        row_sum = np.asarray(matrix.sum(axis=1)).ravel()
+        scale = np.divide(1.0, row_sum, out=np.zeros_like(row_sum), where=row_sum != 0)
+        matrix = sp.diags(scale) @ matrix
+    return matrix.toarray().astype(np.float32)
+
+
+def _metapath_edges(path: Path, num_target: int) -> tuple[torch.Tensor, torch.Tensor]:
+    matrix = sp.coo_matrix(_read_matrix(path))
+    if matrix.shape != (num_target, num_target):
+        raise DataError(f"{path}: shape {matrix.shape}, expected ({num_target}, {num_target})")
+    off_diagonal = (matrix.row != matrix.col) & (matrix.data != 0)
+    index = np.stack([matrix.row[off_diagonal], matrix.col[off_diagonal]]).astype(np.int64)
+    weight = matrix.data[off_diagonal].astype(np.float32)
+    return torch.from_numpy(index), torch.from_numpy(weight)
+
+
+def _stored_positives(path: Path, num_target: int) -> torch.Tensor:
+    """``[2, P]`` pairs sorted by anchor, self first, from the official ``pos.npz``."""
+    matrix = sp.coo_matrix(_read_matrix(path))
+    if matrix.shape != (num_target, num_target):
+        raise DataError(f"{path}: shape {matrix.shape}, expected ({num_target}, {num_target})")
+    keep = (matrix.row != matrix.col) & (matrix.data != 0)
+    anchors = np.concatenate([np.arange(num_target), matrix.row[keep]]).astype(np.int64)
+    positives = np.concatenate([np.arange(num_target), matrix.col[keep]]).astype(np.int64)
+    order = np.lexsort((positives, anchors != positives, anchors))  # anchor, self, id
+    return torch.from_numpy(np.stack([anchors[order], positives[order]]))
+
+
+def _split_masks(root: Path, splits: Sequence[int], num_target: int) -> dict[str, torch.Tensor]:
+    masks = {}
+    for rate in splits:
+        for kind in SPLIT_KINDS:
+            path = root / f"{kind}_{rate}.npy"
+            index = np.load(path).astype(np.int64).reshape(-1)
+            if index.size and (index.min() < 0 or index.max() >= num_target):
+                raise DataError(f"{path}: node index out of range [0, {num_target})")
+            mask = torch.zeros(num_target, dtype=torch.bool)
+            mask[torch.from_numpy(index)] = True
+            masks[f"{kind}_mask_{rate}"] = mask
+    return masks
+
+
+def load_heco_benchmark_graph(
+    root: str | Path,
+    target: str,
+    neighbours: Mapping[str, Mapping],
+    metapaths: Mapping[str, str],
+    features: Mapping[str, str] | None = None,
+    labels: str = "labels.npy",
+    positives: str | None = "pos.npz",
+    pos_num: int = 5,
+    rebuild_positives: bool = False,
+    splits: Sequence[int] = (20, 40, 60),
+    row_normalise: bool = True,
+    url: str | None = None,
+    name: str = "heco",
+    opener: Callable[[str], object] = urllib.request.urlopen,
+) -> HeteroData:
+    """Reads one official HeCo dataset folder into the project's graph.
+
+    Args:
+        root: the dataset folder (``${paths.data_dir}/heco/<name>``).
+        target: the embedded node type (``paper``, ``author``, ``movie``).
+        neighbours: ``{type: {file: nei_x.npy, sample_size: k}}``, the schema view.
+        metapaths: ``{NAME: file.npz}``, the meta-path view, in order.
+        features: ``{type: file}``; ``identity`` for a featureless target. Other types
+            without an entry are featureless (embedding tables).
+        labels: the label file; its length is the number of target nodes.
+        positives: the stored positives file (``None``: always rebuild).
+        pos_num: positives per node (self included) when rebuilding.
+        rebuild_positives: rebuild even when the stored file exists.
+        splits: label rates with ``train_/val_/test_<rate>.npy`` files.
+        row_normalise: divide each feature row by its sum, as the official code does.
+        url: where missing files are downloaded from (``None``: never download).
+        name: dataset name, kept on the graph.
+        opener: ``urllib.request.urlopen`` or a stand-in (tests).
+    """
+    root = Path(root)
+    features = dict(features or {})
+    if target not in features:
+        raise DataError(f"{name}: data.features needs an entry for the target {target!r}")
+    files = required_files(labels, neighbours, metapaths, features, splits, positives)
+    if url is not None:
+        optional = [positives] if positives else []
+        download_files(root, files, url, opener, optional=optional)
+    absent = [f for f in files if f != positives and not (root / f).is_file()]
+    if absent:
+        raise DataError(
+            f"{root}: missing {', '.join(absent)}. Copy the official HeCo files "
+            f"(github.com/liun-online/HeCo, data/{name}/) there, or set data.url to download."
+        )
+
+    label_array = np.load(root / labels).reshape(-1)
+    num_target = len(label_array)
+    schema_edges = {t: _neighbour_edges(root / spec["file"], num_target)
+                    for t, spec in neighbours.items()}  # fmt: skip
+    num_nodes = {target: num_target}
+    feature_arrays: dict[str, np.ndarray | None] = {}
+    for node_type, file in features.items():
+        if node_type != target and node_type not in neighbours:
+            raise DataError(f"{name}: features for unknown node type {node_type!r}")
+        path = None if file == IDENTITY else root / file
+        rows = num_target if node_type == target else None
+        if rows is None:
+            rows = (
+                _read_matrix(path).shape[0]
+                if path
+                else int(schema_edges[node_type][:, 1].max()) + 1
+            )
+        feature_arrays[node_type] = _features(path, rows, row_normalise)
+    for node_type, edges in schema_edges.items():
+        from_edges = int(edges[:, 1].max()) + 1 if len(edges) else 0
+        rows = feature_arrays[node_type].shape[0] if node_type in feature_arrays else from_edges
+        num_nodes[node_type] = rows
+
+    data = build_graph(
+        target, num_nodes, schema_edges, feature_arrays, source=str(root),
+        labels=label_array.astype(np.int64),
+        extra_node_attributes=_split_masks(root, splits, num_target),
+    )  # fmt: skip
+    for metapath, file in metapaths.items():
+        store = data[metapath_edge_type(target, metapath)]
+        store.edge_index, store.edge_weight = _metapath_edges(root / file, num_target)
+    data.metapaths = list(metapaths)
+    data.sample_sizes = {t: int(spec["sample_size"]) for t, spec in neighbours.items()}
+    data.splits = list(splits)
+    data.name = name
+
+    stored = root / positives if positives else None
+    if stored is not None and stored.is_file() and not rebuild_positives:
+        data[positive_edge_type(target)].edge_index = _stored_positives(stored, num_target)
+        data.positive_source = str(stored)
+    else:
+        data[positive_edge_type(target)].edge_index = select_positives(data, pos_num)
+        data.positive_source = f"rebuilt (pos_num={pos_num})"
+    log.info("%s: %s, positives %s", name, num_nodes, data.positive_source)
+    return data
