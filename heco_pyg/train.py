@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
 from heco_pyg.evaluation import evaluate_embeddings, format_table
+from heco_pyg.evaluation.protocol import evaluate_trained
 from heco_pyg.outputs import (
     plot_history,
     view_embeddings,
@@ -87,6 +88,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
             "epochs": len(trainer.history),
             "seconds_per_epoch": float(history["seconds"].mean()),
         }
+        # The paper's protocol on the raw meta-path view, when the data has splits.
+        metrics |= evaluate_trained(data, semantic, cfg.get("protocol"), run_dir, cfg.seed)
         write_metrics(run_dir, metrics)
         tracker.summary(metrics)
         tracker.artifact(f"embeddings-{data.name}", [*paths, run_dir / "checkpoint.pt"])
