@@ -16,10 +16,12 @@ import hydra
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from torch_geometric.data import HeteroData
 
-from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
+from heco_pyg.data.graph import DataError, model_arguments, model_inputs, positive_edge_type
 from heco_pyg.evaluation import evaluate_embeddings, format_table
 from heco_pyg.evaluation.protocol import evaluate_trained
 from heco_pyg.outputs import (
@@ -40,6 +42,16 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def build_data(cfg: DictConfig) -> HeteroData:
+    """The configured graph; a :class:`DataError` surfaces as itself, not wrapped by Hydra."""
+    try:
+        return instantiate(cfg.data, _convert_="all")
+    except InstantiationException as error:
+        if isinstance(error.__cause__, DataError):
+            raise error.__cause__ from None
+        raise
+
+
 def flatten(results: dict[str, dict[str, float]]) -> dict[str, float]:
     return {f"{view}/{k}": v for view, metrics in results.items() for k, v in metrics.items()}
 
@@ -50,7 +62,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     if cfg.trainer.get("threads"):
         torch.set_num_threads(cfg.trainer.threads)
 
-    data = instantiate(cfg.data, _convert_="all")
+    data = build_data(cfg)
     target = data.target
     model = instantiate(cfg.model, **model_arguments(data))
     loss_fn = instantiate(cfg.loss)
@@ -80,7 +92,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
 
         labels = data[target].y.numpy() if "y" in data[target] else None
         results = evaluate_embeddings(
-            embeddings | {"features": data[target].x.numpy()}, labels, seed=cfg.seed
+            embeddings | {"features": data[target].x.numpy()}, labels, cfg.seed,
+            **cfg.evaluation,
         )
         metrics = flatten(results) | {
             "loss": trainer.best_loss,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 os.environ.setdefault("WANDB_MODE", "offline")
@@ -27,13 +28,19 @@ TINY_SYNTHETIC = [
     "trainer.max_epochs=3",
     "trainer.threads=1",
     "trainer.progress=false",
+    "evaluation.probe_repeats=1",
+    "evaluation.clustering_runs=1",
 ]
 
 
-def compose_config(overrides: list[str] | None = None) -> DictConfig:
-    """The real ``conf/train.yaml`` with overrides, as Hydra composes it."""
+def compose_config(overrides: list[str] | None = None, name: str = "train") -> DictConfig:
+    """The real ``conf/<name>.yaml`` with overrides, as ``@hydra.main`` would see it."""
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return compose(config_name="train", overrides=overrides or [], return_hydra_config=True)
+        cfg = compose(config_name=name, overrides=overrides or [], return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)  # resolves ${hydra:...} in paths
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg
 
 
 @pytest.fixture

@@ -11,7 +11,12 @@ __all__ = ["clustering_scores", "collapse_diagnostics", "evaluate_embeddings", "
 
 
 def evaluate_embeddings(
-    embeddings: dict[str, np.ndarray], labels: np.ndarray | None, seed: int = 0
+    embeddings: dict[str, np.ndarray],
+    labels: np.ndarray | None,
+    seed: int = 0,
+    per_class: int = 20,
+    probe_repeats: int = 5,
+    clustering_runs: int = 10,
 ) -> dict[str, dict[str, float]]:
     """``{view: {metric: value}}``: collapse diagnostics always, probe and clustering when
     there are labels (at least two classes)."""
@@ -20,8 +25,8 @@ def evaluate_embeddings(
     for view, z in embeddings.items():
         results[view] = collapse_diagnostics(z)
         if has_labels:
-            results[view] |= probe_f1(z, labels, seed=seed)
-            results[view] |= clustering_scores(z, labels, seed=seed)
+            results[view] |= probe_f1(z, labels, per_class, probe_repeats, seed)
+            results[view] |= clustering_scores(z, labels, clustering_runs, seed)
     return results
 
 

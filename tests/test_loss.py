@@ -1,0 +1,74 @@
+import math
+
+import pytest
+import torch
+
+from heco_pyg.loss import HeCoLoss, batch_positives, scatter_logsumexp
+
+
+def hand_loss(metapath, schema, positives, tau):
+    """Literal HeCo eq. 9-11 with Python loops: -log(sum_pos exp / sum_all exp)."""
+    n = len(metapath)
+
+    def cos(a, b):
+        return float(torch.dot(a, b) / (a.norm() * b.norm()))
+
+    def term(anchor_view, other_view):
+        total = 0.0
+        for i in range(n):
+            all_ = sum(math.exp(cos(anchor_view[i], other_view[k]) / tau) for k in range(n))
+            pos = sum(math.exp(cos(anchor_view[i], other_view[j]) / tau) for j in positives[i])
+            total += -math.log(pos / all_)
+        return total / n
+
+    return term(metapath, schema), term(schema, metapath)
+
+
+def test_loss_matches_hand_computation():
+    torch.manual_seed(0)
+    metapath, schema = torch.randn(4, 3), torch.randn(4, 3)
+    positives = {0: [0, 2], 1: [1], 2: [2, 0, 3], 3: [3]}
+    pairs = torch.tensor([[a, p] for a, ps in positives.items() for p in ps]).t()
+    parts = HeCoLoss(tau=0.7, lam=0.3)(metapath, schema, pairs)
+    expected_mp, expected_sc = hand_loss(metapath, schema, positives, 0.7)
+    assert parts.metapath.item() == pytest.approx(expected_mp, rel=1e-5)
+    assert parts.schema.item() == pytest.approx(expected_sc, rel=1e-5)
+    assert parts.loss.item() == pytest.approx(0.3 * expected_mp + 0.7 * expected_sc, rel=1e-5)
+
+
+def test_loss_is_zero_when_everything_is_positive_and_finite_when_extreme():
+    z = torch.randn(5, 4)
+    everything = torch.cartesian_prod(torch.arange(5), torch.arange(5)).t()
+    assert HeCoLoss()(z, z, everything).loss.abs().item() < 1e-5
+    # Huge logits (tiny tau) stay finite thanks to log-sum-exp.
+    self_only = torch.arange(5).repeat(2, 1)
+    assert torch.isfinite(HeCoLoss(tau=1e-4)(z, z * -1, self_only).loss)
+
+
+def test_loss_gradient_flows_to_both_views():
+    metapath = torch.randn(6, 4, requires_grad=True)
+    schema = torch.randn(6, 4, requires_grad=True)
+    HeCoLoss()(metapath, schema, torch.arange(6).repeat(2, 1)).loss.backward()
+    assert metapath.grad.abs().sum() > 0 and schema.grad.abs().sum() > 0
+
+
+def test_scatter_logsumexp():
+    src = torch.tensor([1.0, 2.0, 3.0, 1000.0])
+    index = torch.tensor([0, 0, 1, 2])
+    out = scatter_logsumexp(src, index, 3)
+    assert out[0].item() == pytest.approx(math.log(math.e + math.e**2), rel=1e-6)
+    assert out[2].item() == pytest.approx(1000.0)
+
+
+def test_batch_positives_keeps_in_batch_pairs_and_self():
+    positives = torch.tensor([[0, 0, 1, 1, 2, 2], [0, 1, 1, 2, 2, 0]])
+    local = batch_positives(positives, torch.tensor([2, 0]), num_nodes=3)
+    # node 2 -> local 0, node 0 -> local 1; pair (1, *) and (*, 1) dropped
+    assert sorted(map(tuple, local.t().tolist())) == [(0, 0), (0, 1), (1, 1)]
+
+
+def test_invalid_hyperparameters():
+    with pytest.raises(ValueError, match="tau"):
+        HeCoLoss(tau=0)
+    with pytest.raises(ValueError, match="lam"):
+        HeCoLoss(lam=1.5)
