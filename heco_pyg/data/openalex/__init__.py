@@ -70,7 +70,7 @@ def ingest_works(
     path: str | os.PathLike | None = None,
     query: Mapping[str, Any] | None = None,
     concepts: str = "concepts",
-    min_concept_score: float = 0.0,
+    min_concept_score: float = 0.1,
     label: str = "field",
     text_features: str = "tfidf",
     text_dim: int = 128,

@@ -101,7 +101,7 @@ class WorkReducer:
     def __init__(
         self,
         concepts: str = "concepts",
-        min_concept_score: float = 0.0,
+        min_concept_score: float = 0.1,
         label: str = "field",
         on_bad: BadRecordHandler | None = None,
     ) -> None:
