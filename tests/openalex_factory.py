@@ -24,7 +24,7 @@ def work(
     topics = []
     if topic is not None:
         topics = [{
-            "id": f"{URL}T{number % 3 + 1}", "display_name": f"Topic {number % 3 + 1}", "score": 0.9,
+            "id": f"{URL}T{number % 3 + 1}", "display_name": f"T{number % 3 + 1}", "score": 0.9,
             "field": {"id": URL + topic[0], "display_name": topic[0]},
             "subfield": {"id": URL + topic[1], "display_name": topic[1]},
         }]  # fmt: skip
