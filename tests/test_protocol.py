@@ -119,7 +119,7 @@ def test_evaluate_trained_writes_tables(tmp_path):
     data = HeteroData()
     data.target, data.name = "paper", "toy"
     data["paper"].x, data["paper"].y = embeddings, labels
-    for kind, index in zip(("train", "val", "test"), splits[20]):
+    for kind, index in zip(("train", "val", "test"), splits[20], strict=True):
         mask = torch.zeros(len(labels), dtype=torch.bool)
         mask[index] = True
         data["paper"][f"{kind}_mask_20"] = mask
