@@ -23,6 +23,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from heco_pyg.nn.metapath import MeanMetaPathEncoder, MetaPathEncoder
 from heco_pyg.nn.projection import TypeProjection
+from heco_pyg.nn.propagation import FactorisedAdjacency, SymmetricAdjacency
 from heco_pyg.nn.sampling import sample_neighbours
 from heco_pyg.nn.schema import MeanSchemaEncoder, SchemaEncoder
 from heco_pyg.nn.sparse import Adjacency
@@ -74,6 +75,9 @@ class HeCo(nn.Module):
         feature_dropout: dropout on the projected features.
         attention_dropout: dropout on the attention vectors.
         aggregation: ``"attention"`` (HeCo) or ``"mean"`` (neighbour means).
+        factorised_metapaths: ``{meta-path: neighbour type}`` for meta-paths ``P-X-P``
+            where every target node has exactly one ``X`` (ACM's PSP): applied as two
+            thin products, exactly (:class:`heco_pyg.nn.propagation.FactorisedAdjacency`).
     """
 
     def __init__(
@@ -88,6 +92,7 @@ class HeCo(nn.Module):
         feature_dropout: float = 0.3,
         attention_dropout: float = 0.5,
         aggregation: str = "attention",
+        factorised_metapaths: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         if aggregation not in ("attention", "mean"):
@@ -100,6 +105,7 @@ class HeCo(nn.Module):
         self.sample_sizes = dict(sample_sizes or {})
         self.hidden_channels = hidden_channels
         self.aggregation = aggregation
+        self.factorised_metapaths = dict(factorised_metapaths or {})
         missing = [t for t in self.neighbour_types if t not in self.sample_sizes]
         if aggregation == "attention" and missing:
             raise ValueError(f"sample_sizes has no entry for neighbour types {missing}")
@@ -154,9 +160,14 @@ class HeCo(nn.Module):
         }
         metapaths = {}
         for name in self.metapaths:
-            if self.aggregation == "attention":
+            if self.aggregation == "attention" and name in self.factorised_metapaths:
+                via = self.factorised_metapaths[name]
+                metapaths[name] = FactorisedAdjacency.from_edges(
+                    schema_edge_index[via], metapath_edge_index[name], n, num_nodes_dict[via], name
+                )
+            elif self.aggregation == "attention":  # meta-path edges are undirected
                 index, weight = gcn_norm(metapath_edge_index[name], None, n, add_self_loops=True)
-                metapaths[name] = Adjacency.from_edges(index, n, n, weight)
+                metapaths[name] = SymmetricAdjacency(Adjacency.from_edges(index, n, n, weight))
             else:  # mean over the neighbours and the node itself
                 index = _with_self_loops(metapath_edge_index[name], n)
                 metapaths[name] = Adjacency.from_edges(index, n, n).row_normalised()
@@ -170,13 +181,15 @@ class HeCo(nn.Module):
 
     def forward(self, inputs: GraphInputs, index: Tensor | None = None) -> HeCoOutput:
         """Embeds the target nodes ``index`` (all when ``None``) in both views."""
+        full_batch = index is None
         if index is None:
             index = torch.arange(inputs.num_nodes, device=inputs.x[self.target].device)
         if self.aggregation == "attention":
-            return self._attention_forward(inputs, index)
+            return self._attention_forward(inputs, index, full_batch)
         return self._mean_forward(inputs, index)
 
-    def _attention_forward(self, inputs: GraphInputs, index: Tensor) -> HeCoOutput:
+    def _attention_forward(self, inputs: GraphInputs, index: Tensor, full_batch: bool = False
+                           ) -> HeCoOutput:  # fmt: skip
         # Every target node is projected: the GCN reads all meta-path neighbours.
         target_all = self.projection(self.target, inputs.x[self.target])
         target = target_all[index]
@@ -192,7 +205,8 @@ class HeCo(nn.Module):
         schema, type_weight, node_weights = self.schema_encoder(target, neighbours, has_neighbours)
 
         # Meta-path view: the rows of each normalised adjacency that the batch needs.
-        adjacency = {m: inputs.metapaths[m].rows(index) for m in self.metapaths}
+        rows = None if full_batch else index  # all rows: no slicing, symmetric backward
+        adjacency = {m: inputs.metapaths[m].rows(rows) for m in self.metapaths}
         semantic, semantic_weight = self.metapath_encoder(target_all, adjacency)
         return HeCoOutput(
             schema,

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from heco_pyg.nn.attention import SemanticAttention
+from heco_pyg.nn.propagation import propagate
 
 
 class GraphConvolution(nn.Module):
@@ -24,8 +25,9 @@ class GraphConvolution(nn.Module):
         self.activation.reset_parameters()
 
     def forward(self, x: Tensor, adjacency: Tensor) -> Tensor:
-        """``x``: ``[N, C]`` all nodes; ``adjacency``: sparse ``[B, N]`` rows of ``A_hat``."""
-        return self.activation(torch.sparse.mm(adjacency, self.lin(x)) + self.bias)
+        """``x``: ``[N, C]`` all nodes; ``adjacency``: sparse ``[B, N]`` rows of ``A_hat`` (or an
+        operator from :mod:`heco_pyg.nn.propagation`)."""
+        return self.activation(propagate(adjacency, self.lin(x)) + self.bias)
 
 
 class MetaPathEncoder(nn.Module):
