@@ -88,11 +88,11 @@ class NewPaper:
 
 
 def neighbour_lookup(data: HeteroData) -> dict[str, dict[str, int]]:
-    """Per neighbour type, external id -> row (``node_ids`` when the graph has them, else
-    the row number as a string)."""
-    lookup = {}
+    """Per neighbour type, external id -> row: ``data.node_ids_by_type[type]`` or
+    ``data[type].node_ids`` when the graph has them, else the row number as a string."""
+    lookup, by_type = {}, getattr(data, "node_ids_by_type", None) or {}
     for node_type in data.neighbour_types:
-        ids = getattr(data[node_type], "node_ids", None)
+        ids = by_type.get(node_type, getattr(data[node_type], "node_ids", None))
         if ids is None:
             ids = range(data[node_type].num_nodes)
         lookup[node_type] = {normalise_id(i): row for row, i in enumerate(ids)}

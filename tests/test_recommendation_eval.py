@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf, open_dict
+from omegaconf import OmegaConf
 
 from heco_pyg.evaluation.recommendation import (
     evaluate_run,
@@ -66,8 +66,6 @@ def test_shared_neighbour_scorer_counts_shared_authors():
 def fake_run(tmp_path):
     """A run dir with the tiny synthetic config and the raw features as 'embeddings'."""
     cfg = compose_config([*TINY_SYNTHETIC, "logger=none"])
-    with open_dict(cfg):
-        del cfg.hydra
     run_dir = tmp_path / "run"
     (run_dir / ".hydra").mkdir(parents=True)
     OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")

@@ -1,0 +1,116 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf, open_dict
+
+from heco_pyg.data.graph import DataError, schema_edge_type
+from heco_pyg.recommend import Catalog, format_results, normalise_doi, recommend
+from heco_pyg.retrieval import faiss_available, load_run_graph
+from heco_pyg.train import train
+from tests.conftest import TINY_SYNTHETIC, compose_config
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A tiny finished run (mean aggregation: cold start is deterministic)."""
+    root = tmp_path_factory.mktemp("recommend")
+    cfg = compose_config([*TINY_SYNTHETIC, "logger=none", "model=heco_mean"])
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(root)
+    (root / ".hydra").mkdir()
+    OmegaConf.save(cfg, root / ".hydra" / "config.yaml")
+    train(cfg, root)
+    return root
+
+
+def _config(run_dir, *overrides):
+    return compose_config([f"run_dir={run_dir}", *overrides], name="recommend")
+
+
+def test_catalog_resolves_ids_dois_and_rows(tmp_path):
+    ids = ["https://openalex.org/W10", "https://openalex.org/W20", "https://openalex.org/W30"]
+    metadata = tmp_path / "papers.csv"
+    metadata.write_text(
+        "paper_id,title,doi\nW20,Second paper,https://doi.org/10.1000/ABC\nW99,Not here,\n"
+    )
+    catalog = Catalog.load(ids, metadata)
+    assert catalog.resolve("W10") == 0
+    assert catalog.resolve("https://openalex.org/w30") == 2
+    assert catalog.resolve("10.1000/abc") == 1 == catalog.resolve("doi:10.1000/ABC")
+    assert catalog.resolve(2) == 2 == catalog.resolve("2")
+    assert catalog.titles == [None, "Second paper", None]
+    for bad, message in (("W11", "not among"), (7, "out of range"), ("10.1/zz", "DOI")):
+        with pytest.raises(DataError, match=message):
+            catalog.resolve(bad)
+    with pytest.raises(DataError, match="no DOIs"):
+        Catalog.load(ids).resolve("10.1000/abc")
+    assert normalise_doi("https://dx.doi.org/10.5/X") == "10.5/x" and normalise_doi("W1") is None
+
+
+def test_recommend_table_and_json(run_dir, tmp_path):
+    (tmp_path / "queries.txt").write_text("# papers\nS4\n\n")
+    cfg = _config(run_dir, "query=[S1,2]", f"query_file={tmp_path / 'queries.txt'}", "k=5")
+    results = recommend(cfg)
+    assert [r["row"] for r in results] == [1, 2, 4]
+    fused = np.load(run_dir / "embeddings" / "fused.npy")
+    for result in results:
+        rows = [r["row"] for r in result["results"]]
+        assert len(rows) == 5 and result["row"] not in rows  # the query itself is left out
+        expected = np.argsort(-(fused @ fused[result["row"]]))
+        expected = [r for r in expected if r != result["row"]][:5]
+        assert rows == expected
+    table = format_results(results, "table")
+    assert "query S1 (row 1) - view fused, exact search" in table
+    assert json.loads(format_results(results, "json"))[0]["results"][0]["rank"] == 1
+
+
+def test_recommend_shows_titles_from_papers_csv(run_dir, tmp_path):
+    metadata = tmp_path / "papers.csv"
+    metadata.write_text("paper_id,title\n" + "".join(f"S{i},Title {i}\n" for i in range(300)))
+    results = recommend(_config(run_dir, "query=0", f"metadata={metadata}", "view=schema"))
+    top = results[0]["results"][0]
+    assert top["title"] == f"Title {top['row']}" and results[0]["view"] == "schema"
+
+
+@pytest.mark.skipif(not faiss_available(), reason="faiss-cpu is not installed")
+def test_recommend_faiss_matches_exact(run_dir):
+    exact = recommend(_config(run_dir, "query=[0,5,9]", "k=10"))
+    approximate = recommend(_config(run_dir, "query=[0,5,9]", "k=10", "index=faiss"))
+    for a, b in zip(exact, approximate, strict=True):
+        assert [r["row"] for r in a["results"]] == [r["row"] for r in b["results"]]
+        scores = [r["score"] for r in b["results"]]
+        assert [r["score"] for r in a["results"]] == pytest.approx(scores, abs=1e-5)
+    assert (run_dir / "index" / "fused.faiss").is_file()
+
+
+def test_recommend_cold_start_record_finds_its_twin(run_dir, tmp_path):
+    # An unseen paper with exactly paper 7's authors, concepts and text: embedded in the
+    # schema view, its nearest neighbour is paper 7 (score 1: the same embedding).
+    data = load_run_graph(run_dir)
+    neighbours = {
+        t: data[schema_edge_type("paper", t)].edge_index for t in data.neighbour_types
+    }  # fmt: skip
+    record = {
+        "id": "https://openalex.org/W999",
+        "authorships": [{"author": {"id": str(int(a))}}
+                        for a in neighbours["author"][1, neighbours["author"][0] == 7]],
+        "concepts": [{"id": str(int(c))}
+                     for c in neighbours["concept"][1, neighbours["concept"][0] == 7]],
+        "features": data["paper"].x[7].tolist(),
+    }  # fmt: skip
+    path = tmp_path / "new.json"
+    path.write_text(json.dumps({"results": [record]}))
+    (result,) = recommend(_config(run_dir, f"record={path}", "k=3"))
+    assert result["view"] == "schema (cold start)" and result["row"] is None
+    assert result["results"][0]["row"] == 7
+    assert result["results"][0]["score"] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_recommend_needs_a_query(run_dir):
+    with pytest.raises(DataError, match="no query"):
+        recommend(_config(run_dir))
+    with pytest.raises(DataError, match="not among"):
+        recommend(_config(run_dir, "query=W123"))
+    assert torch.get_num_threads() == 1
