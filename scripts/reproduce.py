@@ -172,8 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--output-dir", type=Path, default=ROOT / "outputs" / "reproduce")
     parser.add_argument("--lock", default=None, help="flock this file around every run")
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run (after --)")
-    args = parser.parse_args(argv)
+    args, overrides = parser.parse_known_args(argv)  # the rest: Hydra overrides (after --)
+    args.overrides = [o for o in overrides if o != "--"]
     if args.action == "run":
         for dataset in args.datasets:
             for seed in args.seeds:
