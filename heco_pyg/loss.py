@@ -34,6 +34,36 @@ def scatter_logsumexp(src: Tensor, index: Tensor, dim_size: int) -> Tensor:
     return maximum + total.log()
 
 
+class CrossViewLogSumExp(torch.autograd.Function):
+    """Row and column log-sum-exp of ``S = a b^T / tau`` for unit-norm rows ``a``, ``b``.
+
+    Both directions of the loss share one ``exp(S)``: since ``|S| <= 1/tau``, the shift
+    ``1/tau`` bounds every exponent without a max pass, and the hand-written backward
+    (``dS_ij = E_ij (g_i / r_i + h_j / c_j)``) reuses the forward's buffer instead of
+    autograd's several N x N temporaries. Not differentiable twice.
+    """
+
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor, tau: float) -> tuple[Tensor, Tensor]:
+        shift = 1.0 / tau
+        exp = torch.mm(a, b.t()).mul_(shift).sub_(shift).exp_()
+        row, column = exp.sum(dim=1), exp.sum(dim=0)
+        ctx.save_for_backward(a, b, exp, row, column)
+        ctx.tau = tau
+        return row.log() + shift, column.log() + shift
+
+    @staticmethod
+    def backward(ctx, grad_row: Tensor, grad_column: Tensor):
+        a, b, exp, row, column = ctx.saved_tensors
+        by_column = exp * (grad_column / column)[None, :]
+        grad = exp.mul_((grad_row / row)[:, None]).add_(by_column).div_(ctx.tau)
+        return grad @ b, grad.t() @ a, None
+
+
+# Below this temperature exp(-2 / tau) underflows float32: use the generic path.
+SHIFTED_EXP_MIN_TAU = 0.05
+
+
 class HeCoLoss(nn.Module):
     """``lam * L_mp + (1 - lam) * L_sc`` over the nodes of one (full or mini) batch.
 
@@ -60,12 +90,20 @@ class HeCoLoss(nn.Module):
                 every anchor must have itself among its positives.
         """
         size = metapath.size(0)
-        similarity = F.normalize(metapath, dim=-1) @ F.normalize(schema, dim=-1).t() / self.tau
+        metapath, schema = F.normalize(metapath, dim=-1), F.normalize(schema, dim=-1)
         anchor, positive = positive_index
-        positive_metapath = scatter_logsumexp(similarity[anchor, positive], anchor, size)
-        positive_schema = scatter_logsumexp(similarity[positive, anchor], anchor, size)
-        loss_metapath = (similarity.logsumexp(dim=1) - positive_metapath).mean()
-        loss_schema = (similarity.logsumexp(dim=0) - positive_schema).mean()
+        # s_ij for the positive pairs only: P dot products, not N x N gathers.
+        positive_logit = (metapath[anchor] * schema[positive]).sum(dim=-1) / self.tau
+        reverse_logit = (schema[anchor] * metapath[positive]).sum(dim=-1) / self.tau
+        positive_metapath = scatter_logsumexp(positive_logit, anchor, size)
+        positive_schema = scatter_logsumexp(reverse_logit, anchor, size)
+        if self.tau >= SHIFTED_EXP_MIN_TAU:
+            all_metapath, all_schema = CrossViewLogSumExp.apply(metapath, schema, self.tau)
+        else:
+            similarity = metapath @ schema.t() / self.tau
+            all_metapath, all_schema = similarity.logsumexp(dim=1), similarity.logsumexp(dim=0)
+        loss_metapath = (all_metapath - positive_metapath).mean()
+        loss_schema = (all_schema - positive_schema).mean()
         loss = self.lam * loss_metapath + (1 - self.lam) * loss_schema
         return LossParts(loss, loss_metapath, loss_schema)
 

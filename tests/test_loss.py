@@ -72,3 +72,24 @@ def test_invalid_hyperparameters():
         HeCoLoss(tau=0)
     with pytest.raises(ValueError, match="lam"):
         HeCoLoss(lam=1.5)
+
+
+@pytest.mark.parametrize("tau", [0.8, 0.2, 0.01])
+def test_fused_log_sum_exp_matches_autograd(tau):
+    torch.manual_seed(1)
+    a = torch.randn(7, 5, requires_grad=True)
+    b = torch.randn(7, 5, requires_grad=True)
+    pairs = torch.tensor([[0, 0, 1, 2, 3, 4, 5, 6, 6], [0, 3, 1, 2, 3, 4, 5, 6, 1]])
+    loss = HeCoLoss(tau=tau, lam=0.4)(a, b, pairs).loss
+    grad_a, grad_b = torch.autograd.grad(loss, (a, b))
+
+    na, nb = torch.nn.functional.normalize(a, dim=1), torch.nn.functional.normalize(b, dim=1)
+    s = na @ nb.t() / tau
+    mask = torch.zeros(7, 7, dtype=torch.bool)
+    mask[pairs[0], pairs[1]] = True
+    l_mp = (s.logsumexp(1) - s.masked_fill(~mask, -torch.inf).logsumexp(1)).mean()
+    l_sc = (s.logsumexp(0) - s.t().masked_fill(~mask, -torch.inf).logsumexp(1)).mean()
+    reference = 0.4 * l_mp + 0.6 * l_sc
+    ref_a, ref_b = torch.autograd.grad(reference, (a, b))
+    assert loss.item() == pytest.approx(reference.item(), rel=1e-5)
+    assert torch.allclose(grad_a, ref_a, atol=1e-5) and torch.allclose(grad_b, ref_b, atol=1e-5)
