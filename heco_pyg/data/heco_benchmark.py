@@ -141,7 +141,7 @@ def _features(path: Path | None, rows: int, row_normalise: bool) -> np.ndarray:
         row_sum = np.asarray(matrix.sum(axis=1)).ravel()
         scale = np.divide(1.0, row_sum, out=np.zeros_like(row_sum), where=row_sum != 0)
         matrix = sp.diags(scale) @ matrix
-    return matrix.toarray().astype(np.float32)
+    return matrix.astype(np.float32).toarray()  # sparse -> float32 first: no float64 copy
 
 
 def _metapath_edges(path: Path, num_target: int) -> tuple[torch.Tensor, torch.Tensor]:
