@@ -111,12 +111,18 @@ class FaissIndex:
 
     @classmethod
     def build(
-        cls, vectors: np.ndarray, nlist: int | None = None, nprobe: int = 32, seed: int = 0
+        cls,
+        vectors: np.ndarray,
+        nlist: int | None = None,
+        nprobe: int = 32,
+        seed: int = 0,
+        train_per_list: int = 64,
     ) -> FaissIndex:
         """Indexes ``vectors`` ``[N, C]`` (L2-normalised for cosine scores).
 
         ``nlist``: inverted lists; ``None``: flat below :data:`FLAT_LIMIT` vectors, else
-        ``4 sqrt(N)``; ``0``: always flat. ``seed``: the k-means seed.
+        ``4 sqrt(N)``; ``0``: always flat. ``seed``: the k-means seed. k-means trains on
+        at most ``train_per_list * nlist`` vectors (a seeded sample), every one is added.
         """
         faiss = _faiss()
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -129,6 +135,7 @@ class FaissIndex:
             quantizer = faiss.IndexFlatIP(dim)
             index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
             index.cp.seed = seed
+            index.cp.max_points_per_centroid = train_per_list
             index.train(vectors)
         index.add(vectors)
         return cls(index, nprobe)
