@@ -79,9 +79,10 @@ def _field_values(record: Mapping, path: str) -> list | None:
 @dataclass
 class NewPaper:
     """A paper outside the training graph: features ``[F]`` and, per neighbour type, the
-    training-graph rows of its neighbours; ``unknown`` counts ids the graph lacks."""
+    training-graph rows of its neighbours; ``unknown`` counts ids the graph lacks. ``x``
+    may be ``None`` for ``aggregation="mean"``, whose schema view never reads it."""
 
-    x: Tensor
+    x: Tensor | None
     neighbours: dict[str, Tensor]
     unknown: dict[str, int] = field(default_factory=dict)
     paper_id: str | None = None
@@ -103,19 +104,22 @@ def paper_from_record(
     record: Mapping,
     lookup: Mapping[str, Mapping[str, int]],
     featurise: Callable[[Mapping], np.ndarray] | None = None,
+    require_features: bool = True,
 ) -> NewPaper:
     """A :class:`NewPaper` from an OpenAlex-like record.
 
     Neighbour ids are read from :data:`RECORD_FIELDS` (``authorships[].author.id``,
     ``concepts[].id``, ``topics[].id`` or plain id lists ``authors`` / ``concepts``);
     ids unknown to the training graph are dropped and counted. Features come from the
-    record's ``features`` (a vector) or from ``featurise(record)``.
+    record's ``features`` (a vector) or from ``featurise(record)``; without either they
+    are ``None``, an error when ``require_features``.
     """
+    x = None
     if record.get("features") is not None:
-        x = np.asarray(record["features"], dtype=np.float32)
+        x = torch.from_numpy(np.asarray(record["features"], dtype=np.float32)).view(-1)
     elif featurise is not None:
-        x = np.asarray(featurise(record), dtype=np.float32)
-    else:
+        x = torch.from_numpy(np.asarray(featurise(record), dtype=np.float32)).view(-1)
+    elif require_features:
         raise DataError(
             f"record {record.get('id', '?')}: no 'features' and no featuriser for its text"
         )
@@ -129,7 +133,7 @@ def paper_from_record(
         neighbours[node_type] = torch.tensor(rows, dtype=torch.long)
         unknown[node_type] = len(ids) - len(rows)
     paper_id = normalise_id(record["id"]) if record.get("id") else None
-    return NewPaper(torch.from_numpy(x).view(-1), neighbours, unknown, paper_id)
+    return NewPaper(x, neighbours, unknown, paper_id)
 
 
 class ColdStartEncoder:
@@ -169,12 +173,15 @@ class ColdStartEncoder:
         model, batch = self.model, len(papers)
         if batch == 0:
             return torch.empty(0, model.hidden_channels)
-        x = torch.stack([p.x for p in papers])
-        expected = self.inputs.x[model.target].size(1)
-        if x.size(1) != expected:
-            raise DataError(f"new paper features have {x.size(1)} columns, the model {expected}")
-        index = torch.arange(batch)
-        target = model.projection(model.target, x) if model.aggregation == "attention" else None
+        index, target = torch.arange(batch), None
+        if model.aggregation == "attention":  # node attention reads the paper's own features
+            if any(p.x is None for p in papers):
+                raise DataError("aggregation=attention needs each new paper's features")
+            x = torch.stack([p.x for p in papers])
+            expected = self.inputs.x[model.target].size(1)
+            if x.size(1) != expected:
+                raise DataError(f"new paper features have {x.size(1)} columns, not {expected}")
+            target = model.projection(model.target, x)
         per_type = []
         for node_type in model.neighbour_types:
             rows = [p.neighbours.get(node_type, torch.empty(0, dtype=torch.long)) for p in papers]

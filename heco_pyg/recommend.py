@@ -145,7 +145,7 @@ def cold_start_queries(run_dir: Path, records: list[dict], seed: int) -> tuple[T
         row = known.get(normalise_id(record.get("id", "")))
         if record.get("features") is None and row is not None:  # known paper: its features
             record = {**record, "features": data[data.target].x[row].tolist()}
-        paper = paper_from_record(record, lookup)
+        paper = paper_from_record(record, lookup, require_features=model.aggregation == "attention")
         log.info("cold start %s: %s neighbours unknown to the graph", paper.paper_id, paper.unknown)
         papers.append(paper)
     vectors = ColdStartEncoder(model, inputs, seed=seed)(papers)

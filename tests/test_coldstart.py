@@ -100,6 +100,22 @@ def test_paper_from_openalex_like_record(graph):
     assert paper.unknown == {"author": 0, "concept": 1}
     with pytest.raises(DataError, match="features"):
         paper_from_record({"id": "W1", "authors": ["3"]}, lookup)
+    assert paper_from_record({"authors": ["3"]}, lookup, require_features=False).x is None
+
+
+def test_mean_model_needs_no_paper_features_attention_model_does(graph):
+    cfg, data = graph
+    neighbours = _neighbours(data, 2)
+    with_x = NewPaper(data["paper"].x[2], neighbours)
+    without_x = NewPaper(None, neighbours)
+    model = _model(cfg, data, "heco_mean")
+    encoder = ColdStartEncoder(model, model.prepare(**model_inputs(data)))
+    a, b = encoder([with_x, without_x])
+    assert torch.equal(a, b)
+    model = _model(cfg, data, "heco")
+    encoder = ColdStartEncoder(model, model.prepare(**model_inputs(data)))
+    with pytest.raises(DataError, match="features"):
+        encoder([without_x])
 
 
 def test_unknown_ids_do_not_change_the_embedding(graph):
