@@ -184,16 +184,9 @@ class Trainer:
 def embed(
     model: HeCo, inputs: GraphInputs, batch_size: int | None = None
 ) -> tuple[Tensor, Tensor, HeCoOutput]:
-    """Schema and meta-path view embeddings of every target node, in eval mode."""
+    """Schema and meta-path view embeddings of every target node, in eval mode, exact,
+    ``batch_size`` nodes at a time (``None``: all at once)."""
     model.eval()
     device = next(model.parameters()).device
-    inputs = inputs.to(device)
-    if batch_size is None:
-        output = model(inputs)
-        return output.schema.cpu(), output.semantic.cpu(), output
-    schema, semantic = [], []
-    for index in torch.arange(inputs.num_nodes, device=device).split(batch_size):
-        output = model(inputs, index)
-        schema.append(output.schema.cpu())
-        semantic.append(output.semantic.cpu())
-    return torch.cat(schema), torch.cat(semantic), output
+    output = model.embed(inputs.to(device), batch_size)
+    return output.schema.cpu(), output.semantic.cpu(), output

@@ -58,7 +58,7 @@ class NodeAttention(nn.Module):
         nn.init.xavier_normal_(self.attention, gain=1.414)
 
     def forward(self, target: Tensor, neighbours: Tensor) -> tuple[Tensor, Tensor]:
-        """``target`` ``[B, C]``, ``neighbours`` ``[B, S, C]`` -> (``[B, C]``, weights ``[B, S]``)."""
+        """``target`` ``[B, C]``, ``neighbours`` ``[B, S, C]`` -> ``[B, C]``, weights ``[B, S]``."""
         attention = self.dropout(self.attention).view(2, self.channels)
         score = (target @ attention[0])[:, None] + neighbours @ attention[1]
         weight = torch.softmax(F.leaky_relu(score), dim=1)

@@ -24,7 +24,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from heco_pyg.nn.metapath import MeanMetaPathEncoder, MetaPathEncoder
 from heco_pyg.nn.projection import TypeProjection
 from heco_pyg.nn.propagation import FactorisedAdjacency, SymmetricAdjacency
-from heco_pyg.nn.sampling import sample_neighbours
+from heco_pyg.nn.sampling import sample_edges, sample_neighbours
 from heco_pyg.nn.schema import MeanSchemaEncoder, SchemaEncoder
 from heco_pyg.nn.sparse import Adjacency
 
@@ -47,6 +47,16 @@ class GraphInputs:
             {k: v.to(device) for k, v in self.metapaths.items()},
             {k: v.to(device) for k, v in self.aggregated.items()},
         )
+
+
+@dataclass
+class ViewStacks:
+    """Per-type (``[T, B, C]``) and per-meta-path (``[M, B, C]``) embeddings, before the
+    view-level attention combines them."""
+
+    schema: Tensor
+    metapath: Tensor
+    node_attention: dict[str, Tensor] = field(default_factory=dict)
 
 
 @dataclass
@@ -78,6 +88,9 @@ class HeCo(nn.Module):
         factorised_metapaths: ``{meta-path: neighbour type}`` for meta-paths ``P-X-P``
             where every target node has exactly one ``X`` (ACM's PSP): applied as two
             thin products, exactly (:class:`heco_pyg.nn.propagation.FactorisedAdjacency`).
+        metapath_sample_size: in mini-batch training, estimate each GCN row from this many
+            sampled meta-path neighbours, so a step's cost does not grow with the graph
+            (``None``: exact rows). Inference is always exact.
     """
 
     def __init__(
@@ -93,6 +106,7 @@ class HeCo(nn.Module):
         attention_dropout: float = 0.5,
         aggregation: str = "attention",
         factorised_metapaths: dict[str, str] | None = None,
+        metapath_sample_size: int | None = None,
     ) -> None:
         super().__init__()
         if aggregation not in ("attention", "mean"):
@@ -105,10 +119,13 @@ class HeCo(nn.Module):
         self.sample_sizes = dict(sample_sizes or {})
         self.hidden_channels = hidden_channels
         self.aggregation = aggregation
+        self.metapath_sample_size = metapath_sample_size
         self.factorised_metapaths = dict(factorised_metapaths or {})
         missing = [t for t in self.neighbour_types if t not in self.sample_sizes]
         if aggregation == "attention" and missing:
             raise ValueError(f"sample_sizes has no entry for neighbour types {missing}")
+        if metapath_sample_size is not None and self.factorised_metapaths:
+            raise ValueError("metapath_sample_size cannot be combined with factorised_metapaths")
 
         self.projection = TypeProjection(in_channels, num_nodes, hidden_channels, feature_dropout)
         if aggregation == "attention":
@@ -180,19 +197,73 @@ class HeCo(nn.Module):
         return GraphInputs(n, dict(x_dict), schema, metapaths, aggregated)
 
     def forward(self, inputs: GraphInputs, index: Tensor | None = None) -> HeCoOutput:
-        """Embeds the target nodes ``index`` (all when ``None``) in both views."""
-        full_batch = index is None
-        if index is None:
-            index = torch.arange(inputs.num_nodes, device=inputs.x[self.target].device)
-        if self.aggregation == "attention":
-            return self._attention_forward(inputs, index, full_batch)
-        return self._mean_forward(inputs, index)
+        """Embeds the target nodes ``index`` (all when ``None``) in both views.
 
-    def _attention_forward(self, inputs: GraphInputs, index: Tensor, full_batch: bool = False
-                           ) -> HeCoOutput:  # fmt: skip
-        # Every target node is projected: the GCN reads all meta-path neighbours.
-        target_all = self.projection(self.target, inputs.x[self.target])
-        target = target_all[index]
+        View-level attention weights are averaged over the nodes given (HeCo averages over
+        the whole graph), so a mini-batch sees batch estimates of them.
+        """
+        full = index is None
+        if full:
+            index = torch.arange(inputs.num_nodes, device=inputs.x[self.target].device)
+        return self.combine(self.views(inputs, index, full=full))
+
+    def views(
+        self,
+        inputs: GraphInputs,
+        index: Tensor,
+        target_all: Tensor | None = None,
+        full: bool = False,
+    ) -> ViewStacks:
+        """Per-type and per-meta-path embeddings of ``index`` before view-level attention.
+
+        ``target_all``: the projected target nodes, when already computed (batched
+        inference); ``full``: ``index`` is every node in order (whole-matrix products).
+        """
+        if self.aggregation == "mean":
+            return self._mean_views(inputs, index)
+        return self._attention_views(inputs, index, target_all, full)
+
+    def combine(self, stacks: ViewStacks) -> HeCoOutput:
+        """Type-level and semantic attention over the stacked views."""
+        schema, type_weight = self.schema_encoder(stacks.schema)
+        semantic, semantic_weight = self.metapath_encoder(stacks.metapath)
+        return HeCoOutput(
+            schema,
+            semantic,
+            dict(zip(self.neighbour_types, type_weight.detach(), strict=True)),
+            dict(zip(self.metapaths, semantic_weight.detach(), strict=True)),
+            stacks.node_attention,
+        )
+
+    @torch.no_grad()
+    def embed(self, inputs: GraphInputs, batch_size: int | None = None) -> HeCoOutput:
+        """Both views of every target node, ``batch_size`` nodes at a time (exact: equals the
+        full-graph forward, with view-level attention over all nodes). Call in eval mode."""
+        index = torch.arange(inputs.num_nodes, device=inputs.x[self.target].device)
+        if batch_size is None or batch_size >= inputs.num_nodes:
+            return self(inputs)
+        chunks = index.split(batch_size)
+        target_all = None
+        if self.aggregation == "attention":
+            x = inputs.x[self.target]
+            target_all = torch.cat([self.projection(self.target, x[c]) for c in chunks])
+        stacks = [self.views(inputs, chunk, target_all) for chunk in chunks]
+        return self.combine(ViewStacks(
+            torch.cat([s.schema for s in stacks], dim=1),
+            torch.cat([s.metapath for s in stacks], dim=1),
+        ))  # fmt: skip
+
+    def _attention_views(
+        self, inputs: GraphInputs, index: Tensor, target_all: Tensor | None, full: bool
+    ) -> ViewStacks:
+        x = inputs.x[self.target]
+        sampled = self.metapath_sample_size is not None and self.training
+        if target_all is None and not sampled:
+            # The exact GCN reads every meta-path neighbour: project all target nodes.
+            target_all = self.projection(self.target, x)
+        target = (
+            target_all[index] if target_all is not None else self.projection(self.target, x[index])
+        )
 
         # Schema view: project only the sampled neighbours.
         neighbours, has_neighbours = {}, {}
@@ -200,23 +271,33 @@ class HeCo(nn.Module):
             ids, has_neighbours[t] = sample_neighbours(
                 inputs.schema[t], index, self.sample_sizes[t]
             )
-            features = inputs.x[t][ids] if t in inputs.x else ids
-            neighbours[t] = self.projection(t, features)
-        schema, type_weight, node_weights = self.schema_encoder(target, neighbours, has_neighbours)
+            neighbours[t] = self.projection(t, inputs.x[t][ids] if t in inputs.x else ids)
+        schema, node_weights = self.schema_encoder.per_type(target, neighbours, has_neighbours)
 
-        # Meta-path view: the rows of each normalised adjacency that the batch needs.
-        rows = None if full_batch else index  # all rows: no slicing, symmetric backward
-        adjacency = {m: inputs.metapaths[m].rows(rows) for m in self.metapaths}
-        semantic, semantic_weight = self.metapath_encoder(target_all, adjacency)
-        return HeCoOutput(
-            schema,
-            semantic,
-            dict(zip(self.neighbour_types, type_weight.detach())),
-            dict(zip(self.metapaths, semantic_weight.detach())),
-            {t: w.detach() for t, w in node_weights.items()},
-        )
+        # Meta-path view: exact rows of A_hat, or a fixed-size sample of them (mini-batch
+        # training whose cost does not grow with the graph).
+        if sampled:
+            aggregated = {
+                m: self._sampled_aggregate(inputs.metapaths[m].adjacency, x, index)
+                for m in self.metapaths
+            }
+            metapath = self.metapath_encoder.per_metapath_aggregated(aggregated)
+        else:
+            rows = None if full else index  # all rows: no slicing, symmetric backward
+            adjacency = {m: inputs.metapaths[m].rows(rows) for m in self.metapaths}
+            metapath = self.metapath_encoder.per_metapath(target_all, adjacency)
+        return ViewStacks(schema, metapath, {t: w.detach() for t, w in node_weights.items()})
 
-    def _mean_forward(self, inputs: GraphInputs, index: Tensor) -> HeCoOutput:
+    def _sampled_aggregate(self, adjacency: Adjacency, x: Tensor, index: Tensor) -> Tensor:
+        """Unbiased estimate of ``(A_hat h)[index]`` from ``metapath_sample_size`` sampled
+        entries of each row (each weighted by ``A_hat_ij * degree / samples``)."""
+        size = self.metapath_sample_size
+        edges, _ = sample_edges(adjacency, index, size)
+        weight = adjacency.value[edges] * (adjacency.degree[index][:, None] / size)
+        projected = self.projection(self.target, x[adjacency.col[edges]])
+        return torch.einsum("bs,bsc->bc", weight, projected)
+
+    def _mean_views(self, inputs: GraphInputs, index: Tensor) -> ViewStacks:
         means = {}
         for t in self.neighbour_types:
             if t in inputs.aggregated:
@@ -224,15 +305,11 @@ class HeCo(nn.Module):
             else:  # featureless: mean of embedding rows, as a sparse product
                 aggregated = inputs.schema[t].rows(index)
             means[t] = self.projection(t, aggregated)
-        schema, type_weight = self.schema_encoder(means)
-        semantic, semantic_weight = self.metapath_encoder(
-            {m: inputs.aggregated[m][index] for m in self.metapaths}
-        )
-        return HeCoOutput(
-            schema,
-            semantic,
-            dict(zip(self.neighbour_types, type_weight.detach())),
-            dict(zip(self.metapaths, semantic_weight.detach())),
+        return ViewStacks(
+            self.schema_encoder.per_type(means),
+            self.metapath_encoder.per_metapath(
+                {m: inputs.aggregated[m][index] for m in self.metapaths}
+            ),
         )
 
     def __repr__(self) -> str:

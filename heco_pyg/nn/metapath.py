@@ -44,10 +44,17 @@ class MetaPathEncoder(nn.Module):
             conv.reset_parameters()
         self.semantic_attention.reset_parameters()
 
-    def forward(self, x: Tensor, adjacency: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """``x`` ``[N, C]``; ``adjacency`` per meta-path sparse ``[B, N]`` -> ``[B, C]``, ``[M]``."""
-        views = torch.stack([self.convs[m](x, adjacency[m]) for m in self.metapaths])
-        return self.semantic_attention(views)
+    def per_metapath(self, x: Tensor, adjacency: dict[str, Tensor]) -> Tensor:
+        """``x`` ``[N, C]``; ``adjacency`` per meta-path sparse ``[B, N]`` -> ``[M, B, C]``."""
+        return torch.stack([self.convs[m](x, adjacency[m]) for m in self.metapaths])
+
+    def per_metapath_aggregated(self, aggregated: dict[str, Tensor]) -> Tensor:
+        """Per meta-path ``[B, C]`` neighbourhood aggregates (``A_hat x`` rows) -> ``[M, B, C]``."""
+        return torch.stack([self.convs[m].from_aggregated(aggregated[m]) for m in self.metapaths])
+
+    def forward(self, per_metapath: Tensor) -> tuple[Tensor, Tensor]:
+        """``[M, B, C]`` -> (``[B, C]``, semantic weights ``[M]``)."""
+        return self.semantic_attention(per_metapath)
 
 
 class MeanMetaPathEncoder(nn.Module):
@@ -72,9 +79,11 @@ class MeanMetaPathEncoder(nn.Module):
             nn.init.zeros_(lin.bias)
         self.semantic_attention.reset_parameters()
 
-    def forward(self, neighbour_means: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """``neighbour_means``: per meta-path ``[B, F]`` raw-feature means -> ``[B, C]``, ``[M]``."""
-        views = [
-            nn.functional.elu(self.dropout(self.lins[m](neighbour_means[m]))) for m in self.metapaths
-        ]
-        return self.semantic_attention(torch.stack(views))
+    def per_metapath(self, neighbour_means: dict[str, Tensor]) -> Tensor:
+        """``neighbour_means``: per meta-path ``[B, F]`` raw-feature means -> ``[M, B, C]``."""
+        views = [self.dropout(self.lins[m](neighbour_means[m])) for m in self.metapaths]
+        return nn.functional.elu(torch.stack(views))
+
+    def forward(self, per_metapath: Tensor) -> tuple[Tensor, Tensor]:
+        """``[M, B, C]`` -> (``[B, C]``, semantic weights ``[M]``)."""
+        return self.semantic_attention(per_metapath)

@@ -26,7 +26,9 @@ class TypeProjection(nn.Module):
     ) -> None:
         super().__init__()
         self.hidden_channels = hidden_channels
-        self.lins = nn.ModuleDict({t: nn.Linear(c, hidden_channels) for t, c in in_channels.items()})
+        self.lins = nn.ModuleDict(
+            {t: nn.Linear(c, hidden_channels) for t, c in in_channels.items()}
+        )
         self.embeddings = nn.ModuleDict(
             {t: nn.Embedding(n, hidden_channels) for t, n in num_nodes.items()}
         )

@@ -20,6 +20,13 @@ def sample_neighbours(
         neighbours: ``[B, num_samples]`` neighbour ids (0 where a node has none).
         has_neighbours: ``[B]`` bool, False for nodes without any neighbour.
     """
+    edges, has_neighbours = sample_edges(adjacency, index, num_samples)
+    return adjacency.col[edges] * has_neighbours[:, None], has_neighbours
+
+
+def sample_edges(adjacency: Adjacency, index: Tensor, num_samples: int) -> tuple[Tensor, Tensor]:
+    """Like :func:`sample_neighbours`, but returns positions in ``adjacency.col``/``value``
+    (``[B, num_samples]``, meaningless where a node has no neighbour) and the mask."""
     device = index.device
     start, degree = adjacency.rowptr[index], adjacency.degree[index]
     batch = index.numel()
@@ -41,6 +48,5 @@ def sample_neighbours(
 
     positions = torch.where(degree[:, None] >= num_samples, without_replacement, with_replacement)
     has_neighbours = degree > 0
-    edge = (start[:, None] + positions).clamp(max=max(adjacency.col.numel() - 1, 0))
-    neighbours = adjacency.col[edge] * has_neighbours[:, None]
-    return neighbours, has_neighbours
+    edges = (start[:, None] + positions).clamp(max=max(adjacency.col.numel() - 1, 0))
+    return edges, has_neighbours

@@ -26,9 +26,9 @@ class SchemaEncoder(nn.Module):
             attention.reset_parameters()
         self.type_attention.reset_parameters()
 
-    def forward(
+    def per_type(
         self, target: Tensor, neighbours: dict[str, Tensor], has_neighbours: dict[str, Tensor]
-    ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         """
         Args:
             target: ``[B, C]`` projected target nodes.
@@ -36,15 +36,18 @@ class SchemaEncoder(nn.Module):
             has_neighbours: per type, ``[B]`` bool; nodes without any get a zero vector.
 
         Returns:
-            ``[B, C]`` embeddings, type weights ``[T]``, per-type node weights ``[B, S_t]``.
+            ``[T, B, C]`` one embedding per type, per-type node weights ``[B, S_t]``.
         """
         per_type, node_weights = [], {}
         for node_type in self.neighbour_types:
             z, weight = self.node_attention[node_type](target, neighbours[node_type])
             per_type.append(F.elu(z) * has_neighbours[node_type][:, None])
             node_weights[node_type] = weight
-        z, type_weight = self.type_attention(torch.stack(per_type))
-        return z, type_weight, node_weights
+        return torch.stack(per_type), node_weights
+
+    def forward(self, per_type: Tensor) -> tuple[Tensor, Tensor]:
+        """``[T, B, C]`` -> (``[B, C]``, type weights ``[T]``)."""
+        return self.type_attention(per_type)
 
 
 class MeanSchemaEncoder(nn.Module):
@@ -59,6 +62,10 @@ class MeanSchemaEncoder(nn.Module):
     def reset_parameters(self) -> None:
         self.type_attention.reset_parameters()
 
-    def forward(self, neighbour_means: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """``neighbour_means``: per type ``[B, C]`` -> (``[B, C]``, type weights ``[T]``)."""
-        return self.type_attention(torch.stack([neighbour_means[t] for t in self.neighbour_types]))
+    def per_type(self, neighbour_means: dict[str, Tensor]) -> Tensor:
+        """``neighbour_means``: per type ``[B, C]`` -> ``[T, B, C]``."""
+        return torch.stack([neighbour_means[t] for t in self.neighbour_types])
+
+    def forward(self, per_type: Tensor) -> tuple[Tensor, Tensor]:
+        """``[T, B, C]`` -> (``[B, C]``, type weights ``[T]``)."""
+        return self.type_attention(per_type)

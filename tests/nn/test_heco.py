@@ -81,3 +81,32 @@ def test_invalid_configuration():
         HeCo("p", {"p": 2}, {"a": 3}, ["a"], ["PAP"], {"a": 1}, aggregation="max")
     with pytest.raises(ValueError, match="sample_sizes"):
         HeCo("p", {"p": 2}, {"a": 3}, ["a"], ["PAP"], {})
+
+
+@pytest.mark.parametrize("aggregation", ["attention", "mean"])
+def test_batched_inference_equals_the_full_graph(graph, aggregation):
+    model = HeCo(**model_arguments(graph), hidden_channels=8, aggregation=aggregation).eval()
+    inputs = model.prepare(**model_inputs(graph))
+    torch.manual_seed(3)
+    full = model.embed(inputs)
+    torch.manual_seed(3)
+    batched = model.embed(inputs, batch_size=40)
+    assert torch.allclose(batched.semantic, full.semantic, atol=1e-5)
+    if aggregation == "mean":  # the attention model samples schema neighbours per call
+        assert torch.allclose(batched.schema, full.schema, atol=1e-5)
+
+
+def test_sampled_metapath_rows_estimate_the_exact_product(graph):
+    model = HeCo(**model_arguments(graph), hidden_channels=8, metapath_sample_size=4)
+    inputs = model.prepare(**model_inputs(graph))
+    adjacency = inputs.metapaths["PAP"].adjacency
+    x = inputs.x["paper"]
+    index = torch.arange(0, 150, 7)
+    model.projection.dropout.p = 0.0
+    exact = torch.sparse.mm(adjacency.rows(index), model.projection("paper", x))
+    torch.manual_seed(0)
+    estimate = torch.stack([model._sampled_aggregate(adjacency, x, index) for _ in range(400)])
+    assert torch.allclose(estimate.mean(0), exact, atol=0.05 * float(exact.abs().max()))
+    # training with a sample never projects all papers: shapes stay [B, C]
+    output = model.train()(inputs, index)
+    assert output.semantic.shape == (len(index), 8)
