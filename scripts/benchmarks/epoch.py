@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import machine, peak_memory_mib
-from _notebook import time_notebook_batches
+from benchmarks._common import machine, peak_memory_mib
+from benchmarks._notebook import time_notebook_batches
 
 from heco_pyg.data import load_openalex, write_artifacts
 from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
