@@ -92,9 +92,16 @@ class HeCoLoss(nn.Module):
         size = metapath.size(0)
         metapath, schema = F.normalize(metapath, dim=-1), F.normalize(schema, dim=-1)
         anchor, positive = positive_index
-        # s_ij for the positive pairs only: P dot products, not N x N gathers.
-        positive_logit = (metapath[anchor] * schema[positive]).sum(dim=-1) / self.tau
-        reverse_logit = (schema[anchor] * metapath[positive]).sum(dim=-1) / self.tau
+        if anchor.numel() * metapath.size(1) > size * size:
+            # Many positives (DBLP: up to 1000 per node): gathering P rows of C channels
+            # costs more than one B x B similarity, from which both directions are read.
+            similarity = metapath @ schema.t() / self.tau
+            positive_logit = similarity[anchor, positive]
+            reverse_logit = similarity[positive, anchor]
+        else:
+            # s_ij for the positive pairs only: P dot products, not N x N gathers.
+            positive_logit = (metapath[anchor] * schema[positive]).sum(dim=-1) / self.tau
+            reverse_logit = (schema[anchor] * metapath[positive]).sum(dim=-1) / self.tau
         positive_metapath = scatter_logsumexp(positive_logit, anchor, size)
         positive_schema = scatter_logsumexp(reverse_logit, anchor, size)
         if self.tau >= SHIFTED_EXP_MIN_TAU:
