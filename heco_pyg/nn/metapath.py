@@ -29,6 +29,11 @@ class GraphConvolution(nn.Module):
         operator from :mod:`heco_pyg.nn.propagation`)."""
         return self.activation(propagate(adjacency, self.lin(x)) + self.bias)
 
+    def from_aggregated(self, aggregated: Tensor) -> Tensor:
+        """The same layer given ``A_hat x`` rows (or an estimate from sampled neighbours):
+        ``W`` is linear, so ``A_hat (x W) = (A_hat x) W``."""
+        return self.activation(self.lin(aggregated) + self.bias)
+
 
 class MetaPathEncoder(nn.Module):
     """HeCo's meta-path view: one GCN per meta-path, then semantic attention."""
