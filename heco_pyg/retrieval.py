@@ -163,7 +163,8 @@ class FaissIndex:
         if exclude is not None:
             # Drop the excluded row (or, when it was not found, the last result).
             exclude = torch.as_tensor(exclude).view(-1, 1)
-            drop = rows == exclude
+            match = rows == exclude
+            drop = match & (torch.cumsum(match, dim=1) == 1)  # its first occurrence only
             drop[:, -1] |= ~drop.any(dim=1)
             keep = ~drop
             scores = scores[keep].view(-1, k)

@@ -64,6 +64,19 @@ def test_faiss_exclusion_agrees_with_exact():
 
 
 @needs_faiss
+def test_faiss_pads_short_results_with_minus_one():
+    # One probed list of 8 cannot always hold 60 results: faiss pads with row -1.
+    corpus = _vectors(100, seed=6)
+    index = FaissIndex.build(corpus.numpy(), nlist=8, nprobe=1)
+    for exclude in (None, torch.full((5,), -1), torch.arange(5)):
+        scores, rows = index.search(corpus[:5], k=60, exclude=exclude)
+        assert rows.shape == scores.shape == (5, 60)
+        assert (rows == -1).any()
+        if exclude is not None and int(exclude[0]) >= 0:
+            assert not (rows == torch.arange(5)[:, None]).any()
+
+
+@needs_faiss
 def test_index_is_built_once_and_saved(tmp_path):
     path = tmp_path / "fused.npy"
     np.save(path, _vectors(200, seed=5).numpy())
