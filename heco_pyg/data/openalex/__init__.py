@@ -96,6 +96,7 @@ def ingest_works(
         if not path:
             raise DataError("data.source=works needs data.path=FILE_OR_DIR of OpenAlex works")
         files = find_files(path)
+        where = str(path)
         source_print = {"kind": "works", "files": fingerprint_files(files)}
         max_works = None
     elif source == "api":
@@ -105,6 +106,7 @@ def ingest_works(
             {"base_url": api_url} if api_url else {}
         ))  # fmt: skip
         files = client.fetch(query)
+        where = str(client.folder(query))
         source_print = {
             "kind": "api",
             "query": query_hash(client.base_url, query_parameters(query)),
@@ -126,13 +128,13 @@ def ingest_works(
         )
         works = read_works(files, reducer, stats, on_bad_record, max_works)
         if not works:
-            raise DataError(f"{path or files[0].parent}: no OpenAlex works found")
+            raise DataError(f"{where}: no OpenAlex works found")
         names = [reducer.concept_names.get(c, "") for c in concept_order(works)]
         texts = [f"{w.title}\n{w.abstract}".strip() for w in works.values()]
         paper_x, concept_x = featurise(
             texts, names if concept_features == "text" else None, text_features, text_dim, seed
         )
-        data = assemble_graph(works, reducer, paper_x, concept_x, str(path or files[0].parent))
+        data = assemble_graph(works, reducer, paper_x, concept_x, where)
         data.ingest_stats = _ingestion_stats(works, reducer, stats)
         return {"data": data, "ids": {"paper": list(works), **data.node_ids_by_type}}
 
