@@ -118,9 +118,40 @@ class HeCoLoss(nn.Module):
         return f"{self.__class__.__name__}(tau={self.tau}, lam={self.lam})"
 
 
+class PositiveIndex:
+    """HeCo positives in CSR form (anchor -> positives), sliceable by a batch of anchors
+    in ``O(B * pos_num * log B)``: no per-step work proportional to the graph."""
+
+    def __init__(self, positive_index: Tensor, num_nodes: int) -> None:
+        anchor, positive = positive_index
+        order = torch.argsort(anchor, stable=True)
+        self.positive = positive[order]
+        self.rowptr = torch.zeros(num_nodes + 1, dtype=torch.long, device=anchor.device)
+        self.rowptr[1:] = torch.cumsum(torch.bincount(anchor, minlength=num_nodes), 0)
+        self.all_pairs = torch.stack([anchor[order], self.positive])
+
+    def to(self, device: torch.device | str) -> PositiveIndex:
+        return PositiveIndex(self.all_pairs.to(device), self.rowptr.numel() - 1)
+
+    def batch(self, index: Tensor | None) -> Tensor:
+        """Batch-local (anchor, positive) pairs among the nodes ``index`` (None: all nodes)."""
+        if index is None:
+            return self.all_pairs
+        start, degree = self.rowptr[index], self.rowptr[index + 1] - self.rowptr[index]
+        local_anchor = torch.repeat_interleave(torch.arange(index.numel(), device=index.device),
+                                               degree)  # fmt: skip
+        offset = (
+            torch.arange(local_anchor.numel(), device=index.device)
+            - (torch.cumsum(degree, 0) - degree)[local_anchor]
+        )
+        positive = self.positive[start[local_anchor] + offset]
+        # Where does each positive sit in the batch, if anywhere?
+        sorted_index, order = torch.sort(index)
+        slot = torch.searchsorted(sorted_index, positive).clamp(max=index.numel() - 1)
+        inside = sorted_index[slot] == positive
+        return torch.stack([local_anchor[inside], order[slot[inside]]])
+
+
 def batch_positives(positive_index: Tensor, index: Tensor, num_nodes: int) -> Tensor:
     """The positives among the nodes ``index``, as batch-local pairs (self always kept)."""
-    local = torch.full((num_nodes,), -1, dtype=torch.long, device=index.device)
-    local[index] = torch.arange(index.numel(), device=index.device)
-    pairs = local[positive_index]
-    return pairs[:, (pairs >= 0).all(dim=0)]
+    return PositiveIndex(positive_index, num_nodes).batch(index)

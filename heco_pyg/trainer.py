@@ -1,19 +1,23 @@
-"""The training loop: full- or mini-batch steps, early stopping, best checkpoint, NaN guard."""
+"""The training loop: full- or mini-batch steps, early stopping, best checkpoint, NaN guard,
+and data-parallel training over ``torch.distributed`` (launched with ``torchrun``)."""
 
 from __future__ import annotations
 
 import copy
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from heco_pyg.loss import HeCoLoss, batch_positives
+from heco_pyg.loss import HeCoLoss, LossParts, PositiveIndex
 from heco_pyg.nn.heco import GraphInputs, HeCo, HeCoOutput
 
 
@@ -53,6 +57,26 @@ def attention_values(output: HeCoOutput) -> dict[str, float]:
     return {k: float(v) for k, v in values.items()}
 
 
+def is_main_process() -> bool:
+    """True outside distributed training and on rank 0 inside it."""
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+class Objective(nn.Module):
+    """Model + loss as one module, so that DistributedDataParallel sees the whole step."""
+
+    def __init__(self, model: HeCo, loss_fn: HeCoLoss) -> None:
+        super().__init__()
+        self.model, self.loss_fn = model, loss_fn
+
+    def forward(
+        self, inputs: GraphInputs, index: Tensor | None, pairs: Tensor
+    ) -> tuple[LossParts, HeCoOutput]:
+        output = self.model(inputs, index)
+        head = self.model.head
+        return self.loss_fn(head(output.semantic), head(output.schema), pairs), output
+
+
 class Trainer:
     """Fits a :class:`HeCo` model with :class:`HeCoLoss`.
 
@@ -68,6 +92,11 @@ class Trainer:
         threads: torch intra-op threads (``None`` keeps torch's default).
         checkpoint_path: where the best state is saved (``None``: kept in memory only).
         progress: show a progress bar.
+        seed: seeds the batch order (the same on every rank).
+        distributed: data-parallel over ``torch.distributed`` (``torchrun`` sets the
+            rendezvous); each rank takes every ``world_size``-th batch of one global order,
+            gradients are averaged by DDP, so a step sees ``world_size`` batches.
+        backend: ``auto`` (``nccl`` on CUDA, ``gloo`` on CPU), ``gloo`` or ``nccl``.
     """
 
     def __init__(
@@ -83,9 +112,14 @@ class Trainer:
         threads: int | None = None,
         checkpoint_path: str | Path | None = None,
         progress: bool = True,
+        seed: int = 0,
+        distributed: bool = False,
+        backend: str = "auto",
     ) -> None:
         if optimizer not in ("adam", "adamw"):
             raise ValueError(f"trainer.optimizer must be adam or adamw, got {optimizer!r}")
+        if distributed and not batch_size:
+            raise ValueError("distributed training needs trainer.batch_size (mini-batches)")
         self.lr, self.weight_decay, self.optimizer_name = lr, weight_decay, optimizer
         self.max_epochs, self.patience = max_epochs, patience
         self.batch_size, self.gradient_clip = batch_size, gradient_clip
@@ -93,33 +127,38 @@ class Trainer:
         self.threads = threads
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.progress = progress
+        self.seed = seed
+        self.distributed, self.backend = distributed, backend
+        self.rank, self.world_size = 0, 1
         self.history: list[EpochRecord] = []
         self.best_epoch = 0
         self.best_loss = math.inf
+
+    def _setup_distributed(self) -> None:
+        if not dist.is_initialized():
+            backend = self.backend
+            if backend == "auto":
+                backend = "nccl" if self.device.type == "cuda" else "gloo"
+            dist.init_process_group(backend)
+        self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
+        if self.device.type == "cuda":
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(self.device)
 
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         optimizer = torch.optim.AdamW if self.optimizer_name == "adamw" else torch.optim.Adam
         return optimizer(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
 
-    def _batches(self, num_nodes: int) -> list[Tensor | None]:
-        if self.batch_size is None or self.batch_size >= num_nodes:
+    def batches(self, num_nodes: int, epoch: int) -> list[Tensor | None]:
+        """This rank's batches of one epoch: a seeded global order, every rank's share."""
+        if self.batch_size is None or (self.batch_size >= num_nodes and self.world_size == 1):
             return [None]
-        permutation = torch.randperm(num_nodes, device=self.device)
-        return list(permutation.split(self.batch_size))
-
-    def _step(self, model, loss_fn, inputs, positives, index, optimizer):
-        optimizer.zero_grad(set_to_none=True)
-        output = model(inputs, index)
-        if index is None:
-            pairs = positives
-        else:
-            pairs = batch_positives(positives, index, inputs.num_nodes)
-        parts = loss_fn(model.head(output.semantic), model.head(output.schema), pairs)
-        parts.loss.backward()
-        if self.gradient_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), self.gradient_clip)
-        optimizer.step()
-        return parts, output
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+        batches = torch.randperm(num_nodes, generator=generator).split(self.batch_size)
+        usable = len(batches) // self.world_size * self.world_size
+        if usable == 0:
+            raise ValueError(f"{len(batches)} batches cannot be shared by {self.world_size} ranks")
+        return [b.to(self.device) for b in batches[self.rank : usable : self.world_size]]
 
     def fit(
         self,
@@ -132,23 +171,38 @@ class Trainer:
         """Trains ``model``; returns it with the best (lowest-loss) weights loaded."""
         if self.threads:
             torch.set_num_threads(self.threads)
+        if self.distributed:
+            self._setup_distributed()
         model.to(self.device)
         inputs = inputs.to(self.device)
-        positives = positive_index.to(self.device)
+        positives = PositiveIndex(positive_index.to(self.device), inputs.num_nodes)
+        objective: nn.Module = Objective(model, loss_fn)
+        if self.distributed:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            objective = DistributedDataParallel(objective, device_ids=device_ids)
         optimizer = self._optimizer(model)
         best_state = copy.deepcopy(model.state_dict())
         stale = 0
-        bar = tqdm(range(1, self.max_epochs + 1), disable=not self.progress, desc="train",
-                   unit="epoch", dynamic_ncols=True)  # fmt: skip
+        bar = tqdm(range(1, self.max_epochs + 1), desc="train", unit="epoch", dynamic_ncols=True,
+                   disable=not (self.progress and is_main_process()))  # fmt: skip
         for epoch in bar:
             model.train()
             start = time.perf_counter()
             totals = torch.zeros(3, device=self.device)
-            batches = self._batches(inputs.num_nodes)
+            batches = self.batches(inputs.num_nodes, epoch)
             for index in batches:
-                parts, output = self._step(model, loss_fn, inputs, positives, index, optimizer)
+                optimizer.zero_grad(set_to_none=True)
+                parts, output = objective(inputs, index, positives.batch(index))
+                parts.loss.backward()
+                if self.gradient_clip:
+                    nn.utils.clip_grad_norm_(model.parameters(), self.gradient_clip)
+                optimizer.step()
                 totals += torch.stack([p.detach() for p in parts])
-            loss, loss_metapath, loss_schema = (totals / len(batches)).tolist()
+            totals /= len(batches)
+            if self.distributed:  # every rank must take the same early-stopping decision
+                dist.all_reduce(totals)
+                totals /= self.world_size
+            loss, loss_metapath, loss_schema = totals.tolist()
             seconds = time.perf_counter() - start
             if not math.isfinite(loss):
                 model.load_state_dict(best_state)
@@ -162,12 +216,12 @@ class Trainer:
                 optimizer.param_groups[0]["lr"], seconds, attention_values(output),
             )  # fmt: skip
             self.history.append(record)
-            if on_epoch is not None:
+            if on_epoch is not None and is_main_process():
                 on_epoch(record, output)
             if loss < self.best_loss:
                 self.best_loss, self.best_epoch, stale = loss, epoch, 0
                 best_state = copy.deepcopy(model.state_dict())
-                if self.checkpoint_path:
+                if self.checkpoint_path and is_main_process():
                     torch.save({"epoch": epoch, "loss": loss, "model": best_state},
                                self.checkpoint_path)  # fmt: skip
             else:

@@ -127,7 +127,11 @@ class HeCo(nn.Module):
         if metapath_sample_size is not None and self.factorised_metapaths:
             raise ValueError("metapath_sample_size cannot be combined with factorised_metapaths")
 
-        self.projection = TypeProjection(in_channels, num_nodes, hidden_channels, feature_dropout)
+        # The mean model reads the target's features only through the meta-path means.
+        projected = {
+            t: c for t, c in in_channels.items() if aggregation == "attention" or t != target
+        }
+        self.projection = TypeProjection(projected, num_nodes, hidden_channels, feature_dropout)
         if aggregation == "attention":
             self.schema_encoder = SchemaEncoder(neighbour_types, hidden_channels, attention_dropout)
             self.metapath_encoder = MetaPathEncoder(metapaths, hidden_channels, attention_dropout)
