@@ -115,7 +115,8 @@ def generate_synthetic(
     pc = np.concatenate([generic, broad, specific])
 
     # Features: a weak field signal in the paper text, names of concepts by group.
-    field_centre = rng.normal(size=(num_fields, feature_dim))
+    # Centres of norm 8 whatever the dimension, so feature_signal sets the same separability.
+    field_centre = rng.normal(size=(num_fields, feature_dim)) * 8 / np.sqrt(feature_dim)
     paper_x = feature_signal * field_centre[field] + rng.normal(size=(num_papers, feature_dim))
     group_of_concept = np.concatenate([
         rng.integers(0, num_subtopics, num_generic),
