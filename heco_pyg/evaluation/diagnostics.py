@@ -49,3 +49,30 @@ def collapse_diagnostics(z) -> dict[str, float]:
         "top5_cosine": mean_topk_cosine(z, 5),
         "effective_rank": effective_rank(z),
     }
+
+
+def alignment(a, b, alpha: float = 2.0) -> float:
+    """Alignment of Wang & Isola (ICML 2020, https://arxiv.org/abs/2005.10242):
+    ``E ||f(x) - f(y)||^alpha`` over positive pairs, the rows of ``a`` and ``b`` (``[P, d]``
+    each), after L2 normalisation. 0 = every pair coincides; at most ``2^alpha``."""
+    a, b = _normalised(a), _normalised(b)
+    if a.shape != b.shape:
+        raise ValueError(f"alignment needs paired rows, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return float((a - b).norm(dim=1).pow(alpha).mean())
+
+
+def uniformity(z, t: float = 2.0, max_nodes: int | None = 2048, seed: int = 0) -> float:
+    """Uniformity of Wang & Isola: ``log E_{i<j} exp(-t ||z_i - z_j||^2)`` of the
+    L2-normalised rows. 0 = total collapse; lower = spread more evenly over the sphere.
+
+    Pairs come from ``torch.pdist`` on at most ``max_nodes`` rows, a seeded subsample (its
+    own generator: the global RNG is untouched), so the cost is bounded.
+    """
+    z = _normalised(z)
+    if max_nodes is not None and z.size(0) > max_nodes:
+        generator = torch.Generator().manual_seed(seed)
+        z = z[torch.randperm(z.size(0), generator=generator)[:max_nodes]]
+    distances = torch.pdist(z).pow(2)
+    if distances.numel() == 0:
+        return float("nan")
+    return float(torch.logsumexp(-t * distances, dim=0) - np.log(distances.numel()))
