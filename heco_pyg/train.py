@@ -8,7 +8,7 @@ that Hydra sweepers optimise.
 from __future__ import annotations
 
 import logging
-import math
+import os
 import random
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch_geometric.data import HeteroData
 
+from heco_pyg.callbacks import EpochLogger
 from heco_pyg.data.graph import DataError, model_arguments, model_inputs, positive_edge_type
 from heco_pyg.evaluation import evaluate_embeddings, format_table
 from heco_pyg.evaluation.protocol import evaluate_trained
@@ -31,6 +32,7 @@ from heco_pyg.outputs import (
     write_history,
     write_metrics,
 )
+from heco_pyg.sweep import optimized_value
 from heco_pyg.trainer import embed
 
 log = logging.getLogger(__name__)
@@ -70,24 +72,25 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     log.info("graph: %s", {k: v for k, v in getattr(data, "metapath_stats", {}).items()})
     log.info("model: %r", model)
 
-    tracker = instantiate(cfg.logger, dir=run_dir, _recursive_=False)
+    # Under torchrun only rank 0 logs and writes outputs.
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    overrides = {} if main_process else {"mode": "disabled"}
+    tracker = instantiate(cfg.logger, dir=run_dir, _recursive_=False, **overrides)
     tracker.config(OmegaConf.to_container(cfg, resolve=True))
     try:
-        trainer = instantiate(cfg.trainer, checkpoint_path=run_dir / "checkpoint.pt")
-        trainer.fit(
-            model, loss_fn, inputs, data[positive_edge_type(target)].edge_index,
-            on_epoch=lambda record, output: tracker.log(
-                {"loss/total": record.loss, "loss/metapath": record.loss_metapath,
-                 "loss/schema": record.loss_schema, "learning_rate": record.learning_rate,
-                 "seconds": record.seconds, **record.attention},
-                step=record.epoch,
-            ),
-        )  # fmt: skip
+        trainer = instantiate(
+            cfg.trainer, checkpoint_path=run_dir / "checkpoint.pt", seed=cfg.seed
+        )
+        positives = data[positive_edge_type(target)].edge_index
+        epoch_logger = EpochLogger(tracker, positives, **cfg.get("epoch_logging", {}))
+        trainer.fit(model, loss_fn, inputs, positives, on_epoch=epoch_logger)
+        if not main_process:
+            return {"loss": trainer.best_loss}
         schema, semantic, _ = embed(model, inputs, cfg.trainer.get("batch_size"))
         embeddings = view_embeddings(schema, semantic)
         ids = getattr(data[target], "node_ids", None) or [str(i) for i in range(len(schema))]
         paths = write_embeddings(run_dir, embeddings, ids)
-        history = write_history(run_dir, [r.as_row() for r in trainer.history])
+        history = write_history(run_dir, epoch_logger.rows)
         plot_history(run_dir, history)
 
         labels = data[target].y.numpy() if "y" in data[target] else None
@@ -116,11 +119,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
 def main(cfg: DictConfig) -> float | None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     metrics = train(cfg, run_dir)
-    value = metrics.get(cfg.optimized_metric)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        log.warning("optimized_metric %r is not among the metrics", cfg.optimized_metric)
-        return None
-    return float(value)
+    return optimized_value(metrics, cfg.get("optimized_metric"))
 
 
 if __name__ == "__main__":
