@@ -160,9 +160,9 @@ def format_results(results: list[dict], output: str) -> str:
     blocks = []
     for result in results:
         width = max([len("paper_id"), *(len(r["paper_id"]) for r in result["results"])])
+        where = "not in the graph" if result["row"] is None else f"row {result['row']}"
         lines = [
-            f"query {result['query']} (row {result['row']}) - view {result['view']}, "
-            f"{result['index']} search",
+            f"query {result['query']} ({where}) - view {result['view']}, {result['index']} search",
             f"{'rank':>4}  {'paper_id':<{width}}  {'score':>7}  title",
         ]
         for r in result["results"]:
