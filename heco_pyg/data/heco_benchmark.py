@@ -154,12 +154,20 @@ def _metapath_edges(path: Path, num_target: int) -> tuple[torch.Tensor, torch.Te
     return torch.from_numpy(index), torch.from_numpy(weight)
 
 
-def _stored_positives(path: Path, num_target: int) -> torch.Tensor:
-    """``[2, P]`` pairs sorted by anchor, self first, from the official ``pos.npz``."""
+def _stored_positives(path: Path, num_target: int, add_self: bool = True) -> torch.Tensor:
+    """``[2, P]`` pairs sorted by anchor, self first, from the official ``pos.npz``.
+
+    ``add_self=False`` keeps the file's pairs exactly (the official ACM file leaves the
+    anchor out of 923 rows); the project's contract adds it."""
     matrix = sp.coo_matrix(_read_matrix(path))
     if matrix.shape != (num_target, num_target):
         raise DataError(f"{path}: shape {matrix.shape}, expected ({num_target}, {num_target})")
-    keep = (matrix.row != matrix.col) & (matrix.data != 0)
+    stored = matrix.data != 0
+    if not add_self:
+        pairs = np.stack([matrix.row[stored], matrix.col[stored]]).astype(np.int64)
+        order = np.lexsort((pairs[1], pairs[0] != pairs[1], pairs[0]))
+        return torch.from_numpy(pairs[:, order])
+    keep = (matrix.row != matrix.col) & stored
     anchors = np.concatenate([np.arange(num_target), matrix.row[keep]]).astype(np.int64)
     positives = np.concatenate([np.arange(num_target), matrix.col[keep]]).astype(np.int64)
     order = np.lexsort((positives, anchors != positives, anchors))  # anchor, self, id
@@ -190,6 +198,7 @@ def load_heco_benchmark_graph(
     positives: str | None = "pos.npz",
     pos_num: int = 5,
     rebuild_positives: bool = False,
+    add_self_positives: bool = True,
     splits: Sequence[int] = (20, 40, 60),
     row_normalise: bool = True,
     url: str | None = None,
@@ -209,6 +218,8 @@ def load_heco_benchmark_graph(
         positives: the stored positives file (``None``: always rebuild).
         pos_num: positives per node (self included) when rebuilding.
         rebuild_positives: rebuild even when the stored file exists.
+        add_self_positives: make every anchor its own positive (the graph contract);
+            ``False`` keeps the stored pairs exactly as the official loss reads them.
         splits: label rates with ``train_/val_/test_<rate>.npy`` files.
         row_normalise: divide each feature row by its sum, as the official code does.
         url: where missing files are downloaded from (``None``: never download).
@@ -268,7 +279,9 @@ def load_heco_benchmark_graph(
 
     stored = root / positives if positives else None
     if stored is not None and stored.is_file() and not rebuild_positives:
-        data[positive_edge_type(target)].edge_index = _stored_positives(stored, num_target)
+        data[positive_edge_type(target)].edge_index = _stored_positives(
+            stored, num_target, add_self_positives
+        )
         data.positive_source = str(stored)
     else:
         data[positive_edge_type(target)].edge_index = select_positives(data, pos_num)
