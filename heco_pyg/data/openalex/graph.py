@@ -17,6 +17,7 @@ reduced works are assembled with vectorised id maps (``pandas.factorize``):
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,13 +28,13 @@ import torch
 from torch_geometric.data import HeteroData
 
 from heco_pyg.data.graph import DataError, build_graph
-from heco_pyg.data.openalex.records import BadRecordHandler, Location, normalise_id
+from heco_pyg.data.openalex.records import WORK_URL, BadRecordHandler, Location, normalise_id
 
 CONCEPT_KINDS = ("concepts", "topics", "subfields", "keywords")
 LABELS = ("field", "subfield", "none")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Work:
     """The fields of one work the graph needs."""
 
@@ -44,7 +45,7 @@ class Work:
     authors_truncated: bool
     concepts: tuple[str, ...]
     label: str | None
-    references: tuple[str, ...]
+    references: np.ndarray  # int64 work numbers (W123 -> 123): 8 bytes each, not a URL string
 
 
 def rebuild_abstract(index: Mapping[str, list[int]] | None) -> str:
@@ -128,7 +129,7 @@ class WorkReducer:
             item = entry.get("subfield") if kind == "subfields" else entry
             if not isinstance(item, dict) or not isinstance(item.get("id"), str):
                 continue
-            keep.append(item["id"])
+            keep.append(sys.intern(item["id"]))
             self.concept_names.setdefault(item["id"], _text(item.get("display_name"), source))
             if kind == "concepts" and isinstance(entry.get("level"), int):
                 self.concept_levels.setdefault(item["id"], entry["level"])
@@ -155,14 +156,14 @@ class WorkReducer:
             author = authorship.get("author") if isinstance(authorship, dict) else None
             author_id = author.get("id") if isinstance(author, dict) else None
             if isinstance(author_id, str) and author_id:
-                authors.append(author_id)
+                authors.append(sys.intern(author_id))  # one string per author, not per record
             else:
                 null_ids += 1
         references = []
         for reference in _list(work, "referenced_works"):
             key = normalise_id(reference)
             if key is not None:
-                references.append(key)
+                references.append(int(key[len(WORK_URL) + 1 :]))
         return Work(
             title=_text(work.get("title") or work.get("display_name"), "title"),
             abstract=rebuild_abstract(work.get("abstract_inverted_index")),
@@ -171,7 +172,7 @@ class WorkReducer:
             authors_truncated=bool(work.get("is_authors_truncated")),
             concepts=self._concepts(work),
             label=self._label(work),
-            references=tuple(references),
+            references=np.array(references, dtype=np.int64),
         )
 
     def __call__(self, location: Location, work: dict) -> Work | None:
@@ -226,8 +227,11 @@ def assemble_graph(
         labels=labels,
         node_ids=ids,
     )
-    cite_papers, cite_keys = _pairs(records, "references")
-    cited = pd.Index(ids).get_indexer(cite_keys)
+    lengths = np.fromiter((len(w.references) for w in records), np.int64, len(records))
+    cite_papers = np.repeat(np.arange(len(records)), lengths)
+    cite_keys = np.concatenate([np.zeros(0, np.int64), *(w.references for w in records)])
+    numbers = np.array([int(i[len(WORK_URL) + 1 :]) for i in ids], dtype=np.int64)
+    cited = pd.Index(numbers).get_indexer(cite_keys)
     inside = (cited >= 0) & (cited != cite_papers)
     cites = np.unique(np.stack([cite_papers[inside], cited[inside]]), axis=1)
     data["paper", "cites", "paper"].edge_index = torch.from_numpy(cites.astype(np.int64))
