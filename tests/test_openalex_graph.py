@@ -117,3 +117,20 @@ def test_unknown_settings_are_named(tmp_path):
         build(tmp_path, [work(1)], label="domain")
     with pytest.raises(DataError, match="data.text_features"):
         build(tmp_path, [work(1)], text_features="bert")
+
+
+def test_learnable_concepts_and_level_pruning_of_pcp(tmp_path):
+    from heco_pyg.data import prepare_paper_graph
+
+    works = [work(i, concepts=(("C1", "Generic", 0, 0.9), (f"C{i % 2 + 2}", "Niche", 3, 0.8)))
+             for i in range(1, 7)]  # fmt: skip
+    data = build(tmp_path, works, concept_features="learnable")
+    assert "x" not in data["concept"] and data["concept"].num_nodes == 3
+    sizes = {"author": 2, "concept": 2}
+    everything = prepare_paper_graph(data, sizes, max_concept_df=None, metapath_topk=None)
+    specific = prepare_paper_graph(
+        data, sizes, max_concept_df=None, min_concept_level=2, metapath_topk=None
+    )
+    assert everything.metapath_stats["PCP"]["edges"] == 6 * 5  # C1 joins every pair
+    assert specific.metapath_stats["PCP"]["edges"] == 2 * 3 * 2  # two groups of three
+    assert specific.metapath_stats["PCP"]["dropped_neighbours"] == 1
