@@ -59,9 +59,9 @@ def _ingestion_stats(works: Mapping, reducer: WorkReducer, stats: ReadStats) -> 
         "authors_truncated": sum(w.authors_truncated for w in records),
         "papers_without_authors": sum(not w.authors for w in records),
         "papers_without_concepts": sum(not w.concepts for w in records),
-        "papers_without_abstract": sum(not w.abstract for w in records),
-        "papers_without_title": sum(not w.title for w in records),
-        "papers_without_text": sum(not (w.title or w.abstract) for w in records),
+        "papers_without_abstract": sum(not w.has_abstract for w in records),
+        "papers_without_title": sum(not w.has_title for w in records),
+        "papers_without_text": sum(not w.text for w in records),
     }
 
 
@@ -130,7 +130,7 @@ def ingest_works(
         if not works:
             raise DataError(f"{where}: no OpenAlex works found")
         names = [reducer.concept_names.get(c, "") for c in concept_order(works)]
-        texts = [f"{w.title}\n{w.abstract}".strip() for w in works.values()]
+        texts = [w.text for w in works.values()]
         paper_x, concept_x = featurise(
             texts, names if concept_features == "text" else None, text_features, text_dim, seed
         )

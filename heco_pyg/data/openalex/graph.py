@@ -38,8 +38,9 @@ LABELS = ("field", "subfield", "none")
 class Work:
     """The fields of one work the graph needs."""
 
-    title: str
-    abstract: str
+    text: str  # title + "\n" + abstract, stripped: the one copy of the text
+    has_title: bool
+    has_abstract: bool
     authors: tuple[str, ...]
     null_author_ids: int
     authors_truncated: bool
@@ -164,9 +165,12 @@ class WorkReducer:
             key = normalise_id(reference)
             if key is not None:
                 references.append(int(key[len(WORK_URL) + 1 :]))
+        title = _text(work.get("title") or work.get("display_name"), "title")
+        abstract = rebuild_abstract(work.get("abstract_inverted_index"))
         return Work(
-            title=_text(work.get("title") or work.get("display_name"), "title"),
-            abstract=rebuild_abstract(work.get("abstract_inverted_index")),
+            text=f"{title}\n{abstract}".strip(),
+            has_title=bool(title),
+            has_abstract=bool(abstract),
             authors=tuple(dict.fromkeys(authors)),
             null_author_ids=null_ids,
             authors_truncated=bool(work.get("is_authors_truncated")),
