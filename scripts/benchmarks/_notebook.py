@@ -63,12 +63,12 @@ def time_notebook_batches(artifacts: dict, batches: int = 2, batch_size: int = 5
         optimizer.zero_grad()
         a = layers["pa"](_mean(xa, _lists(*artifacts["pa"], batch)))
         c = layers["pc"](_mean(xc, _lists(*artifacts["pc"], batch)))
-        z_sc = torch.nn.functional.normalize((torch.elu(a) + torch.elu(c)) / 2, dim=-1)
+        z_sc = torch.nn.functional.normalize((torch.nn.functional.elu(a) + torch.nn.functional.elu(c)) / 2, dim=-1)
         p1 = layers["pap"](_mean(xp, _lists(*artifacts["pap"], batch)))
         p2 = layers["pcp"](_mean(xp, _lists(*artifacts["pcp"], batch)))
-        z_mp = torch.nn.functional.normalize((torch.elu(p1) + torch.elu(p2)) / 2, dim=-1)
+        z_mp = torch.nn.functional.normalize((torch.nn.functional.elu(p1) + torch.nn.functional.elu(p2)) / 2, dim=-1)
         mask = _positive_mask(batch, artifacts["pap"], artifacts["pcp"])
-        head = lambda z: layers["head2"](torch.elu(layers["head1"](z)))
+        head = lambda z: layers["head2"](torch.nn.functional.elu(layers["head1"](z)))
         logits = torch.nn.functional.normalize(head(z_sc), dim=-1) @ torch.nn.functional.normalize(
             head(z_mp), dim=-1
         ).t() / 0.6
