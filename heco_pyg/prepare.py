@@ -20,24 +20,13 @@ import hydra
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch_geometric.data import HeteroData
 
-from heco_pyg.data.graph import DataError, positive_edge_type, schema_edge_type
+from heco_pyg.data.graph import positive_edge_type, schema_edge_type
+from heco_pyg.train import build_data
 
 log = logging.getLogger(__name__)
-
-
-def build_data(cfg: DictConfig) -> HeteroData:
-    """The configured graph; a :class:`DataError` surfaces as itself, not wrapped by Hydra."""
-    try:
-        return instantiate(cfg.data, _convert_="all")
-    except InstantiationException as error:
-        if isinstance(error.__cause__, DataError):
-            raise error.__cause__ from None
-        raise
 
 
 def _degree(index: torch.Tensor, size: int) -> np.ndarray:
