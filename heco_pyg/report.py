@@ -222,8 +222,9 @@ def sweep_report(sweep_dir: Path) -> Report:
     report.heading("Runs")
     common = [k for k in override_keys(summary) if k not in swept]
     if common:
-        report.text("Overrides shared by every run: "
-                    + " ".join(f"{k}={summary[k].iloc[0]}" for k in common))  # fmt: skip
+        first = summary["overrides"].iloc[0].split()
+        shared = [o for o in first if o.partition("=")[0].lstrip("+~") in common]
+        report.text("Overrides shared by every run: " + " ".join(shared))
     keep = [c for c in summary.columns if c not in common and c != "overrides"
             and not c.endswith("_std") and not c.startswith("features/")]  # fmt: skip
     report.table(summary[keep])

@@ -185,7 +185,8 @@ def markdown_summary(summary: pd.DataFrame, metric: str | None = None) -> str:
         text += [f"Optimised metric: `{metric}`.", ""]
     text += [markdown_table(summary[keep]), ""]
     if common:
-        shared = " ".join(f"{k}={summary[k].iloc[0]}" for k in common)
+        first = summary["overrides"].iloc[0].split()
+        shared = " ".join(o for o in first if o.partition("=")[0].lstrip("+~") in common)
         text += [f"Overrides shared by every run: `{shared}`.", ""]
     baseline = {c: summary[c].iloc[0] for c in summary.columns
                 if c.startswith("features/") and not c.endswith("_std")}  # fmt: skip
