@@ -30,6 +30,7 @@ def load_synthetic(
     max_concept_df: float | None = 0.05,
     min_concept_level: int | None = None,
     metapath_topk: int | None = 50,
+    max_hub_degree: int | None = None,
     name: str = "synthetic",
     **generator_arguments,
 ) -> HeteroData:
@@ -37,8 +38,9 @@ def load_synthetic(
     data = generate_synthetic(**generator_arguments)
     data.name = name
     return prepare_paper_graph(
-        data, sample_sizes, pos_num, max_concept_df, min_concept_level, metapath_topk
-    )
+        data, sample_sizes, pos_num, max_concept_df, min_concept_level, metapath_topk,
+        max_hub_degree,
+    )  # fmt: skip
 
 
 def load_openalex(
@@ -49,6 +51,7 @@ def load_openalex(
     max_concept_df: float | None = 0.05,
     min_concept_level: int | None = None,
     metapath_topk: int | None = 50,
+    max_hub_degree: int | None = None,
     name: str = "openalex",
     **ingest_arguments,
 ) -> HeteroData:
@@ -70,8 +73,9 @@ def load_openalex(
         raise DataError(f"unknown data.source={source!r}; expected one of: artifacts, works, api")
     data.name = name
     return prepare_paper_graph(
-        data, sample_sizes, pos_num, max_concept_df, min_concept_level, metapath_topk
-    )
+        data, sample_sizes, pos_num, max_concept_df, min_concept_level, metapath_topk,
+        max_hub_degree,
+    )  # fmt: skip
 
 
 def load_heco_benchmark(**config) -> HeteroData:

@@ -31,13 +31,20 @@ DENSITY_SAMPLE_ROWS = 5_000
 
 
 def _prune_columns(
-    matrix: sp.csr_matrix, max_df: float | None, min_level: int | None, level
+    matrix: sp.csr_matrix,
+    max_df: float | None,
+    min_level: int | None,
+    level,
+    max_degree: int | None = None,
 ) -> tuple[sp.csr_matrix, int]:
-    """Drop neighbour nodes that are too frequent or too generic; returns the matrix and how many."""
+    """Drops neighbour nodes that are too frequent or too generic; returns the matrix and
+    how many were dropped."""
     keep = np.ones(matrix.shape[1], dtype=bool)
+    degree = np.asarray(matrix.sum(axis=0)).ravel()
     if max_df is not None:
-        document_frequency = np.asarray(matrix.sum(axis=0)).ravel() / matrix.shape[0]
-        keep &= document_frequency <= max_df
+        keep &= degree / matrix.shape[0] <= max_df
+    if max_degree is not None:
+        keep &= degree <= max_degree
     if min_level is not None and level is not None:
         keep &= np.asarray(level) >= min_level
     return (matrix @ sp.diags(keep.astype(np.float32))).tocsr(), int((~keep).sum())
@@ -95,6 +102,9 @@ class AddMetaPathCounts:
         max_df: per neighbour type, drop its nodes found on more than this fraction of
             target nodes (e.g. ``{"concept": 0.05}``) before building the meta-path.
         min_level: per neighbour type, drop its nodes whose ``level`` is below this.
+        max_degree: per neighbour type, drop its nodes found on more than this many target
+            nodes. On large graphs a fraction is not enough: a concept on 1 % of a million
+            papers still links 10^8 pairs; this bounds the work per row.
         topk: keep each row's ``topk`` largest counts (then symmetrise by union).
         block_size: rows of the product computed at once.
 
@@ -108,11 +118,13 @@ class AddMetaPathCounts:
         max_df: Mapping[str, float] | None = None,
         min_level: Mapping[str, int] | None = None,
         topk: int | None = None,
+        max_degree: Mapping[str, int] | None = None,
         block_size: int = 2048,
     ) -> None:
         self.metapaths = dict(metapaths)
         self.max_df = dict(max_df or {})
         self.min_level = dict(min_level or {})
+        self.max_degree = dict(max_degree or {})
         self.topk = topk
         self.block_size = block_size
 
@@ -129,8 +141,9 @@ class AddMetaPathCounts:
             density_before = metapath_density(matrix, self.block_size)
             level = getattr(data[neighbour], "level", None)
             pruned, dropped = _prune_columns(
-                matrix, self.max_df.get(neighbour), self.min_level.get(neighbour), level
-            )
+                matrix, self.max_df.get(neighbour), self.min_level.get(neighbour), level,
+                self.max_degree.get(neighbour),
+            )  # fmt: skip
             rows, cols, counts = metapath_counts(pruned, self.topk, self.block_size)
             index = torch.from_numpy(np.stack([rows, cols]))
             weight = torch.from_numpy(counts.astype(np.float32))
@@ -155,4 +168,6 @@ class AddMetaPathCounts:
         return data
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({self.metapaths}, max_df={self.max_df}, topk={self.topk})"
+        return (
+            f"{self.__class__.__name__}({self.metapaths}, max_df={self.max_df}, topk={self.topk})"
+        )

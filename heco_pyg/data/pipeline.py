@@ -21,6 +21,7 @@ def prepare_paper_graph(
     max_concept_df: float | None = 0.05,
     min_concept_level: int | None = None,
     metapath_topk: int | None = 50,
+    max_hub_degree: int | None = None,
 ) -> HeteroData:
     """Adds PAP and pruned PCP (path counts) and HeCo positives; returns a new graph.
 
@@ -30,6 +31,8 @@ def prepare_paper_graph(
         max_concept_df: concepts on more than this fraction of papers are left out of PCP.
         min_concept_level: concepts below this level are left out of PCP (needs levels).
         metapath_topk: each paper keeps its top-k meta-path neighbours by path count.
+        max_hub_degree: authors and concepts on more than this many papers are left out of
+            PAP and PCP (bounds the meta-path products on large graphs; ``None``: no bound).
     """
     missing = [t for t in data.neighbour_types if t not in sample_sizes]
     if missing:
@@ -40,6 +43,9 @@ def prepare_paper_graph(
             max_df={"concept": max_concept_df} if max_concept_df is not None else None,
             min_level={"concept": min_concept_level} if min_concept_level is not None else None,
             topk=metapath_topk,
+            max_degree=dict.fromkeys(PAPER_METAPATHS.values(), max_hub_degree)
+            if max_hub_degree is not None
+            else None,
         ),
         AddPositives(pos_num),
     ])  # fmt: skip

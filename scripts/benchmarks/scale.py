@@ -32,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--metapath-sample-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--max-hub-degree",
+        type=int,
+        default=100,
+        help="authors/concepts on more papers are left out of PAP/PCP",
+    )
     parser.add_argument("--worker", nargs=2, metavar=("PAPERS", "MODE"), help=argparse.SUPPRESS)
 
 
@@ -43,7 +49,6 @@ def sizes(papers: int) -> dict:
 
 def worker(papers: int, mode: str, args: argparse.Namespace) -> dict:
     from benchmarks._common import peak_memory_mib
-
     from heco_pyg.data import load_synthetic
     from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
     from heco_pyg.loss import HeCoLoss
@@ -53,7 +58,8 @@ def worker(papers: int, mode: str, args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     start = time.perf_counter()
-    data = load_synthetic({"author": 6, "concept": 8}, **sizes(papers))
+    data = load_synthetic({"author": 6, "concept": 8}, max_hub_degree=args.max_hub_degree,
+                          **sizes(papers))  # fmt: skip
     build = time.perf_counter() - start
     build_memory = peak_memory_mib()
     edges = sum(data[t].edge_index.size(1) for t in data.edge_types if t[1] in ("to", "PAP", "PCP"))
@@ -74,7 +80,8 @@ def worker(papers: int, mode: str, args: argparse.Namespace) -> dict:
 def measure(papers: int, mode: str, args: argparse.Namespace) -> dict:
     command = [sys.executable, str(Path(__file__).parents[1] / "bench.py"), "scale", "--worker",
                str(papers), mode, "--batch-size", str(args.batch_size), "--metapath-sample-size",
-               str(args.metapath_sample_size), "--threads", str(args.threads)]  # fmt: skip
+               str(args.metapath_sample_size), "--threads", str(args.threads),
+               "--max-hub-degree", str(args.max_hub_degree)]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         return {"papers": papers, "mode": mode, "error": result.stderr.strip().splitlines()[-1]}
@@ -88,7 +95,8 @@ def run(args: argparse.Namespace) -> None:
     from benchmarks._common import machine
 
     print(f"machine: {machine()}; batch {args.batch_size}, meta-path sample "
-          f"{args.metapath_sample_size}, {args.threads} thread(s)")  # fmt: skip
+          f"{args.metapath_sample_size}, {args.threads} thread(s) per run, max hub degree "
+          f"{args.max_hub_degree}")  # fmt: skip
     print("| papers | edges (schema + meta-path) | build s | build peak MiB | mini-batch s/epoch "
           "| peak MiB |\n|---|---|---|---|---|---|")  # fmt: skip
     rows = []

@@ -7,7 +7,8 @@ import torch
 from heco_pyg.data import load_openalex
 from heco_pyg.data.artifacts import read_artifacts, write_artifacts
 from heco_pyg.data.graph import DataError
-from heco_pyg.data.synthetic import generate_synthetic, main as synthetic_main
+from heco_pyg.data.synthetic import generate_synthetic
+from heco_pyg.data.synthetic import main as synthetic_main
 
 SIZES = dict(num_papers=120, num_authors=150, num_concepts=120, num_fields=3)
 

@@ -83,3 +83,10 @@ def test_topk_per_row_breaks_ties_by_column():
     keep = topk_per_row(np.array([0, 0, 0, 1]), np.array([5, 2, 9, 1]),
                         np.array([1.0, 1.0, 2.0, 1.0]), k=2)  # fmt: skip
     assert keep.tolist() == [False, True, True, True]
+
+
+def test_max_degree_drops_hub_neighbours_by_count():
+    pruned = AddMetaPathCounts({"PCP": "concept"}, max_degree={"concept": 2})(toy_graph())
+    assert pruned.metapath_stats["PCP"]["dropped_neighbours"] == 1  # concept 0 is on 6 papers
+    edges = set(map(tuple, pruned["paper", "PCP", "paper"].edge_index.t().tolist()))
+    assert edges == {(0, 1), (1, 0), (2, 3), (3, 2), (4, 5), (5, 4)}
