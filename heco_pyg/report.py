@@ -47,23 +47,30 @@ GROUPS = {
 
 
 def _label(column: str, prefix: str) -> str:
-    rest = column[len(prefix) :].strip("/")
-    return rest.removesuffix("/entropy") or column.rsplit("/", 1)[-1]
+    rest = column[len(prefix) :].removesuffix("/entropy").strip("/")
+    return column.rsplit("/", 1)[-1] if not rest or rest.startswith("_") else rest
+
+
+def _panels(count: int, columns: int = 4) -> list[plt.Axes]:
+    rows = -(-count // columns)
+    width = min(count, columns)
+    figure, axes = plt.subplots(rows, width, figsize=(4.2 * width, 3.4 * rows), squeeze=False)
+    for axis in axes.flat[count:]:
+        axis.set_visible(False)
+    return list(axes.flat[:count])
 
 
 def plot_run(history: pd.DataFrame, title: str = "") -> plt.Figure:
     """One panel for the losses, one per series group present in ``history``."""
     groups = {p: [c for c in history.columns if c.startswith(p)] for p in GROUPS}
     groups = {p: c for p, c in groups.items() if c}
-    figure, axes = plt.subplots(1, 1 + len(groups), figsize=(4.2 * (1 + len(groups)), 3.4),
-                                squeeze=False)  # fmt: skip
-    axis = axes[0, 0]
+    axes = _panels(1 + len(groups))
     for column, label in LOSSES.items():
         if column in history:
-            axis.plot(history["epoch"], history[column], label=label)
-    axis.set(xlabel="epoch", title="contrastive loss")
-    axis.legend(fontsize=8)
-    for axis, (prefix, columns) in zip(axes[0, 1:], groups.items(), strict=True):
+            axes[0].plot(history["epoch"], history[column], label=label)
+    axes[0].set(xlabel="epoch", title="contrastive loss")
+    axes[0].legend(fontsize=8)
+    for axis, (prefix, columns) in zip(axes[1:], groups.items(), strict=True):
         for column in columns:
             series = history[["epoch", column]].dropna()
             axis.plot(series["epoch"], series[column], marker="." if len(series) < 30 else None,
@@ -72,6 +79,7 @@ def plot_run(history: pd.DataFrame, title: str = "") -> plt.Figure:
         if prefix.startswith("attention/"):
             axis.set_ylim(0, 1)
         axis.legend(fontsize=8)
+    figure = axes[0].figure
     if title:
         figure.suptitle(title)
     figure.tight_layout()
@@ -82,15 +90,16 @@ def plot_sweep(histories: dict[str, pd.DataFrame]) -> plt.Figure:
     """Every run's total loss and attention weights over the epochs, one line per run."""
     columns = ["loss"] + sorted({c for h in histories.values() for c in h.columns
                                  if c.startswith("attention/")})  # fmt: skip
-    figure, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 3.6), squeeze=False)
-    for axis, column in zip(axes[0], columns, strict=True):
+    axes = _panels(len(columns), columns=3)
+    for axis, column in zip(axes, columns, strict=True):
         for label, history in histories.items():
             if column in history:
                 axis.plot(history["epoch"], history[column], label=label)
         axis.set(xlabel="epoch", title=column)
         if column.startswith("attention/"):
             axis.set_ylim(0, 1)
-    axes[0, 0].legend(fontsize=7)
+    axes[0].legend(fontsize=7)
+    figure = axes[0].figure
     figure.tight_layout()
     return figure
 
