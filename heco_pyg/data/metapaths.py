@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 
 # Above this many target nodes the unpruned density is estimated from a row sample.
 EXACT_DENSITY_LIMIT = 20_000
-DENSITY_SAMPLE_ROWS = 5_000
+DENSITY_SAMPLE_ROWS = 1_000
+# An unpruned row can reach every node: few rows at a time bound the product's memory.
+DENSITY_SAMPLE_BLOCK = 64
 
 
 def _prune_columns(
@@ -71,7 +73,11 @@ def metapath_density(matrix: sp.csr_matrix, block_size: int = 2048, seed: int = 
         pairs = sum(_pair_count(matrix, transpose, rows) for rows in blocks)
         return pairs / (n * (n - 1))
     rows = np.sort(np.random.default_rng(seed).choice(n, DENSITY_SAMPLE_ROWS, replace=False))
-    return _pair_count(matrix, transpose, rows) / (len(rows) * (n - 1))
+    pairs = sum(
+        _pair_count(matrix, transpose, rows[s : s + DENSITY_SAMPLE_BLOCK])
+        for s in range(0, len(rows), DENSITY_SAMPLE_BLOCK)
+    )
+    return pairs / (len(rows) * (n - 1))
 
 
 def metapath_counts(
