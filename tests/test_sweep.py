@@ -7,7 +7,14 @@ import pytest
 from wandb.proto import wandb_internal_pb2
 
 from heco_pyg import wandb_files
-from heco_pyg.sweep import markdown_table, optimized_value, summarise, swept_keys, write_summary
+from heco_pyg.sweep import (
+    markdown_table,
+    optimising_sweeper,
+    optimized_value,
+    summarise,
+    swept_keys,
+    write_summary,
+)
 from heco_pyg.wandb_files import read_history
 from tests.conftest import ROOT, TINY_SYNTHETIC, compose_config
 
@@ -128,3 +135,14 @@ def test_sweep_group_resolver():
     cfg = compose_config(["hydra.mode=MULTIRUN", "hydra.sweep.dir=/sweeps/tau_lambda"])
     assert cfg.logger.group.endswith("-tau_lambda")
     assert compose_config([]).logger.group is None  # single runs: no group
+
+
+def test_missing_metric_fails_only_under_an_optimising_sweeper(caplog):
+    compose_config(["hydra.mode=MULTIRUN"])  # the basic grid sweeper ignores the value
+    assert not optimising_sweeper()
+    assert optimized_value({"loss": 1.0}, "fused/micro_f1") is None
+    assert "optimized_metric='fused/micro_f1'" in caplog.text
+    compose_config(["hydra.mode=MULTIRUN", "hydra.sweeper._target_=optuna_like.Sweeper"])
+    assert optimising_sweeper()
+    with pytest.raises(KeyError, match="choose|one of: loss"):
+        optimized_value({"loss": 1.0}, "fused/micro_f1")
