@@ -12,7 +12,8 @@ in a fresh child process so that peak memory is its own:
 * ``stream``: :func:`iter_works` only (parse + validate): constant memory;
 * ``ingest``: :func:`ingest_works` without the cache: read, dedupe, reduce, TF-IDF + SVD,
   assemble the graph;
-* ``prepare`` (``--prepare``): ``ingest`` + meta-paths and positives.
+* ``prepare``: ``ingest`` + meta-paths and positives;
+* ``phases``: read/dedupe/reduce, then TF-IDF + SVD, then the graph, timed one by one.
 """
 
 from __future__ import annotations
@@ -43,6 +44,22 @@ result = {"imports_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 10
 start = time.perf_counter()
 if mode == "stream":
     result["records"] = sum(1 for _ in iter_works(folder))
+elif mode == "phases":
+    from heco_pyg.data.openalex import read_works
+    from heco_pyg.data.openalex.features import text_features
+    from heco_pyg.data.openalex.graph import WorkReducer, assemble_graph, concept_order
+    from heco_pyg.data.openalex.records import BadRecordHandler, ReadStats, find_files
+    rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    stats = ReadStats()
+    reducer = WorkReducer(on_bad=BadRecordHandler("raise", stats))
+    works = read_works(find_files(folder), reducer, stats)
+    result["read_seconds"], result["read_peak_mib"] = time.perf_counter() - start, rss()
+    names = [reducer.concept_names.get(c, "") for c in concept_order(works)]
+    paper_x, concept_x = text_features([w.text for w in works.values()], names)
+    result["features_seconds"] = time.perf_counter() - start - result["read_seconds"]
+    result["features_peak_mib"] = rss()
+    assemble_graph(works, reducer, paper_x, concept_x, folder)
+    result["records"] = stats.records
 else:
     data, _ = ingest_works("works", folder, data_dir=None)
     result.update(papers=data["paper"].num_nodes, authors=data["author"].num_nodes,
@@ -63,7 +80,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--parts", type=int, default=10, help="JSON Lines files to write")
     parser.add_argument("--gzip", action="store_true", help="write .gz parts (snapshot style)")
     parser.add_argument("--duplicates", type=float, default=0.01, help="fraction written twice")
-    parser.add_argument("--modes", default="stream,ingest", help="stream,ingest,prepare")
+    parser.add_argument("--modes", default="stream,ingest", help="stream,ingest,prepare,phases")
     parser.add_argument("--folder", default=None, help="where to write (default: a temp dir)")
     parser.add_argument("--seed", type=int, default=0)
 
