@@ -149,6 +149,11 @@ class Trainer:
         optimizer = torch.optim.AdamW if self.optimizer_name == "adamw" else torch.optim.Adam
         return optimizer(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
 
+    def _snapshot_if_best(self, model: nn.Module, loss: Tensor) -> dict | None:
+        if float(loss) < self.best_loss:
+            return copy.deepcopy(model.state_dict())
+        return None
+
     def batches(self, num_nodes: int, epoch: int) -> list[Tensor | None]:
         """This rank's batches of one epoch: a seeded global order, every rank's share."""
         if self.batch_size is None or (self.batch_size >= num_nodes and self.world_size == 1):
@@ -190,9 +195,14 @@ class Trainer:
             start = time.perf_counter()
             totals = torch.zeros(3, device=self.device)
             batches = self.batches(inputs.num_nodes, epoch)
+            pending_state = None
             for index in batches:
                 optimizer.zero_grad(set_to_none=True)
                 parts, output = objective(inputs, index, positives.batch(index))
+                if len(batches) == 1 and not self.distributed:
+                    # Full batch: keep the weights that produced the loss (as the official
+                    # code does), i.e. before this step changes them.
+                    pending_state = self._snapshot_if_best(model, parts.loss)
                 parts.loss.backward()
                 if self.gradient_clip:
                     nn.utils.clip_grad_norm_(model.parameters(), self.gradient_clip)
@@ -220,7 +230,7 @@ class Trainer:
                 on_epoch(record, output)
             if loss < self.best_loss:
                 self.best_loss, self.best_epoch, stale = loss, epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
+                best_state = pending_state or copy.deepcopy(model.state_dict())
                 if self.checkpoint_path and is_main_process():
                     torch.save({"epoch": epoch, "loss": loss, "model": best_state},
                                self.checkpoint_path)  # fmt: skip

@@ -30,8 +30,8 @@ class SemanticAttention(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        self.lin.reset_parameters()  # the bias keeps torch's default, as in the official code
         nn.init.xavier_normal_(self.lin.weight, gain=1.414)
-        nn.init.zeros_(self.lin.bias)
         nn.init.xavier_normal_(self.query, gain=1.414)
 
     def forward(self, views: Tensor) -> tuple[Tensor, Tensor]:

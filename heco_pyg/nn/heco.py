@@ -155,8 +155,8 @@ class HeCo(nn.Module):
         self.metapath_encoder.reset_parameters()
         for layer in self.head:
             if isinstance(layer, nn.Linear):
+                layer.reset_parameters()  # biases: torch's default, as in the official code
                 nn.init.xavier_normal_(layer.weight, gain=1.414)
-                nn.init.zeros_(layer.bias)
 
     @torch.no_grad()
     def prepare(
