@@ -140,7 +140,9 @@ def read_artifacts(path: str | os.PathLike) -> HeteroData:
     if (root / "labels.npy").is_file():
         labels = np.load(root / "labels.npy", allow_pickle=False)
         if labels.shape != (n_paper,) or not np.issubdtype(labels.dtype, np.integer):
-            raise DataError(f"{root / 'labels.npy'}: expected {n_paper} integers, got {labels.shape}")
+            raise DataError(
+                f"{root / 'labels.npy'}: expected {n_paper} integers, got {labels.shape}"
+            )
     data = build_graph(
         "paper", {"paper": n_paper, "author": n_author, "concept": n_concept},
         schema_edges, features, str(root), labels, ids["paper_id"].tolist(),
@@ -154,7 +156,9 @@ def read_artifacts(path: str | os.PathLike) -> HeteroData:
     return data
 
 
-def write_artifacts(data: HeteroData, path: str | os.PathLike, author_one_hot: bool = False) -> None:
+def write_artifacts(
+    data: HeteroData, path: str | os.PathLike, author_one_hot: bool = False
+) -> None:
     """Writes a paper/author/concept graph in the notebook's format, atomically.
 
     The stored PAP/PCP are the unpruned ``A A^T`` (what the notebook stored).

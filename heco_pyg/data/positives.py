@@ -23,7 +23,9 @@ def metapath_scores(data: HeteroData) -> sp.csr_matrix:
     total = sp.csr_matrix((n, n), dtype=np.float64)
     for edge_index, edge_weight in metapath_edges(data).values():
         index = edge_index.numpy()
-        weight = edge_weight.double().numpy() if edge_weight is not None else np.ones(index.shape[1])
+        weight = (
+            edge_weight.double().numpy() if edge_weight is not None else np.ones(index.shape[1])
+        )
         matrix = sp.csr_matrix((weight, (index[0], index[1])), shape=(n, n))
         matrix.setdiag(0)
         matrix.eliminate_zeros()

@@ -153,8 +153,12 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--artifacts", required=True, help="output folder")
-    parser.add_argument("--author-features", choices=["none", "onehot"], default="none",
-                        help="write features_authors.npz as [N, 0] (none) or a dense identity")
+    parser.add_argument(
+        "--author-features",
+        choices=["none", "onehot"],
+        default="none",
+        help="write features_authors.npz as [N, 0] (none) or a dense identity",
+    )
     for name, parameter in inspect.signature(generate_synthetic).parameters.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(parameter.default),
                             default=parameter.default)  # fmt: skip
