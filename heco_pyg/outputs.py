@@ -23,7 +23,9 @@ def view_embeddings(schema: torch.Tensor, semantic: torch.Tensor) -> dict[str, n
             {"schema": schema, "semantic": semantic, "fused": fused}.items()}  # fmt: skip
 
 
-def write_embeddings(run_dir: Path, embeddings: dict[str, np.ndarray], ids: list[str]) -> list[Path]:
+def write_embeddings(
+    run_dir: Path, embeddings: dict[str, np.ndarray], ids: list[str]
+) -> list[Path]:
     folder = run_dir / "embeddings"
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -32,6 +34,18 @@ def write_embeddings(run_dir: Path, embeddings: dict[str, np.ndarray], ids: list
         paths.append(folder / f"{view}.npy")
     pd.DataFrame({"row": range(len(ids)), "paper_id": ids}).to_csv(folder / "ids.csv", index=False)
     return [*paths, folder / "ids.csv"]
+
+
+def write_paper_metadata(run_dir: Path, ids: list[str], store) -> Path | None:
+    """``papers.csv`` (``paper_id``, ``title``, ``doi``) when the graph knows titles or DOIs:
+    ``heco_pyg.recommend`` shows the titles and accepts DOIs as queries."""
+    columns = {k: getattr(store, k + "s", None) for k in ("title", "doi")}
+    if all(v is None for v in columns.values()):
+        return None
+    table = {"paper_id": ids} | {k: v if v is not None else [""] * len(ids)
+                                 for k, v in columns.items()}  # fmt: skip
+    pd.DataFrame(table).to_csv(run_dir / "papers.csv", index=False)
+    return run_dir / "papers.csv"
 
 
 def write_history(run_dir: Path, rows: list[dict[str, float]]) -> pd.DataFrame:

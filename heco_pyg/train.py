@@ -31,6 +31,7 @@ from heco_pyg.outputs import (
     write_embeddings,
     write_history,
     write_metrics,
+    write_paper_metadata,
 )
 from heco_pyg.sweep import optimized_value
 from heco_pyg.trainer import embed
@@ -78,9 +79,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     tracker = instantiate(cfg.logger, dir=run_dir, _recursive_=False, **overrides)
     tracker.config(OmegaConf.to_container(cfg, resolve=True))
     try:
-        trainer = instantiate(
-            cfg.trainer, checkpoint_path=run_dir / "checkpoint.pt", seed=cfg.seed
-        )
+        trainer = instantiate(cfg.trainer, checkpoint_path=run_dir / "checkpoint.pt", seed=cfg.seed)
         positives = data[positive_edge_type(target)].edge_index
         epoch_logger = EpochLogger(tracker, positives, **cfg.get("epoch_logging", {}))
         trainer.fit(model, loss_fn, inputs, positives, on_epoch=epoch_logger)
@@ -90,12 +89,15 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
         embeddings = view_embeddings(schema, semantic)
         ids = getattr(data[target], "node_ids", None) or [str(i) for i in range(len(schema))]
         paths = write_embeddings(run_dir, embeddings, ids)
+        write_paper_metadata(run_dir, ids, data[target])
         history = write_history(run_dir, epoch_logger.rows)
         plot_history(run_dir, history)
 
         labels = data[target].y.numpy() if "y" in data[target] else None
         results = evaluate_embeddings(
-            embeddings | {"features": data[target].x.numpy()}, labels, cfg.seed,
+            embeddings | {"features": data[target].x.numpy()},
+            labels,
+            cfg.seed,
             **cfg.evaluation,
         )
         metrics = flatten(results) | {

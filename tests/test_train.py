@@ -22,8 +22,16 @@ def check_outputs(run_dir, epochs):
     assert list(ids.columns) == ["row", "paper_id"] and len(ids) == 300
     history = pd.read_csv(run_dir / "history.csv")
     assert len(history) == epochs
-    for column in ("loss", "loss_metapath", "loss_schema", "seconds", "attention/type/author",
-                   "attention/type/concept", "attention/semantic/PAP", "attention/semantic/PCP"):
+    for column in (
+        "loss",
+        "loss_metapath",
+        "loss_schema",
+        "seconds",
+        "attention/type/author",
+        "attention/type/concept",
+        "attention/semantic/PAP",
+        "attention/semantic/PCP",
+    ):
         assert column in history.columns  # fmt: skip
     assert np.allclose(history["attention/semantic/PAP"] + history["attention/semantic/PCP"], 1)
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -50,8 +58,15 @@ def test_train_logs_losses_and_attention_to_offline_wandb(tmp_path, monkeypatch)
     (wandb_run,) = (run_dir / "wandb").glob("offline-run-*")
     rows = read_history(wandb_run)
     assert len(rows) == 3
-    for key in ("loss/total", "loss/metapath", "loss/schema", "attention/type/author",
-                "attention/type/concept", "attention/semantic/PAP", "attention/semantic/PCP"):
+    for key in (
+        "loss/total",
+        "loss/metapath",
+        "loss/schema",
+        "attention/type/author",
+        "attention/type/concept",
+        "attention/semantic/PAP",
+        "attention/semantic/PCP",
+    ):
         assert all(key in row for row in rows), key  # fmt: skip
     assert sum(rows[0][k] for k in ("attention/type/author", "attention/type/concept")) == (
         pytest.approx(1.0, abs=1e-5)
@@ -76,3 +91,16 @@ def test_command_line_entry_point(tmp_path):
     assert "micro_f1" in result.stdout  # the evaluation table
     assert (tmp_path / "cli" / "embeddings" / "fused.npy").exists()
     assert (tmp_path / "cli" / ".hydra" / "config.yaml").exists()
+
+
+def test_paper_metadata_is_written_when_the_graph_knows_titles(tmp_path):
+    from heco_pyg.outputs import write_paper_metadata
+
+    class Store:
+        titles = ["A study", "Another"]
+
+    path = write_paper_metadata(tmp_path, ["W1", "W2"], Store())
+    table = pd.read_csv(path, keep_default_na=False)
+    assert table.to_dict("list") == {"paper_id": ["W1", "W2"], "title": ["A study", "Another"],
+                                     "doi": ["", ""]}  # fmt: skip
+    assert write_paper_metadata(tmp_path / "none", ["W1"], object()) is None
