@@ -75,7 +75,7 @@ def plot_history(run_dir: Path, history: pd.DataFrame) -> None:
                                 squeeze=False)  # fmt: skip
     titles = {"type": "type-level attention (schema view)",
               "semantic": "semantic attention (meta-path view)"}  # fmt: skip
-    for axis, group in zip(axes[0], groups):
+    for axis, group in zip(axes[0], groups, strict=False):
         for column in (c for c in columns if c.split("/")[1] == group):
             axis.plot(history["epoch"], history[column], label=column.split("/")[-1])
         axis.set(xlabel="epoch", ylabel="weight", ylim=(0, 1), title=titles.get(group, group))
