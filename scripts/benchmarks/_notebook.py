@@ -13,7 +13,7 @@ from torch import nn
 
 def _lists(indptr, indices, batch):
     starts, ends = indptr[batch], indptr[batch + 1]
-    return [indices[s:e].tolist() for s, e in zip(starts.tolist(), ends.tolist())]
+    return [indices[s:e].tolist() for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
 
 
 def _mean(table, lists):
@@ -63,18 +63,26 @@ def time_notebook_batches(artifacts: dict, batches: int = 2, batch_size: int = 5
         optimizer.zero_grad()
         a = layers["pa"](_mean(xa, _lists(*artifacts["pa"], batch)))
         c = layers["pc"](_mean(xc, _lists(*artifacts["pc"], batch)))
-        z_sc = torch.nn.functional.normalize((torch.nn.functional.elu(a) + torch.nn.functional.elu(c)) / 2, dim=-1)
+        z_sc = torch.nn.functional.normalize(
+            (torch.nn.functional.elu(a) + torch.nn.functional.elu(c)) / 2, dim=-1
+        )
         p1 = layers["pap"](_mean(xp, _lists(*artifacts["pap"], batch)))
         p2 = layers["pcp"](_mean(xp, _lists(*artifacts["pcp"], batch)))
-        z_mp = torch.nn.functional.normalize((torch.nn.functional.elu(p1) + torch.nn.functional.elu(p2)) / 2, dim=-1)
+        z_mp = torch.nn.functional.normalize(
+            (torch.nn.functional.elu(p1) + torch.nn.functional.elu(p2)) / 2, dim=-1
+        )
         mask = _positive_mask(batch, artifacts["pap"], artifacts["pcp"])
         head = lambda z: layers["head2"](torch.nn.functional.elu(layers["head1"](z)))
-        logits = torch.nn.functional.normalize(head(z_sc), dim=-1) @ torch.nn.functional.normalize(
-            head(z_mp), dim=-1
-        ).t() / 0.6
+        logits = (
+            torch.nn.functional.normalize(head(z_sc), dim=-1)
+            @ torch.nn.functional.normalize(head(z_mp), dim=-1).t()
+            / 0.6
+        )
         logits = logits.masked_fill(torch.eye(len(batch), dtype=torch.bool), -torch.inf)
         positive = logits.masked_fill(~mask, -torch.inf).logsumexp(1)
-        positive = torch.where(torch.isneginf(positive), torch.full_like(positive, -18.42), positive)
+        positive = torch.where(
+            torch.isneginf(positive), torch.full_like(positive, -18.42), positive
+        )
         loss = -(positive - logits.logsumexp(1)).mean()
         loss.backward()
         optimizer.step()

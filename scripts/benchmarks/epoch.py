@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from benchmarks._common import machine, peak_memory_mib
 from benchmarks._notebook import time_notebook_batches
-
 from heco_pyg.data import load_openalex, write_artifacts
 from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
 from heco_pyg.data.synthetic import generate_synthetic
@@ -42,8 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-epochs", type=int, default=300)
     parser.add_argument("--patience", type=int, default=20)
-    parser.add_argument("--notebook-baseline", action="store_true",
-                        help="also time the notebook's loop implementation (needs ~5 GB)")
+    parser.add_argument(
+        "--notebook-baseline",
+        action="store_true",
+        help="also time the notebook's loop implementation (needs ~5 GB)",
+    )
 
 
 def _notebook_inputs(root: Path) -> dict:
@@ -88,7 +91,9 @@ def run(args: argparse.Namespace) -> None:
     for name, stats in data.metapath_stats.items():
         print(f"  {name}: density {stats['density_before']:.3f} -> {stats['density_after']:.4f}")
     labels = data["paper"].y.numpy()
-    print(f"raw features probe micro-F1: {probe_f1(data['paper'].x.numpy(), labels)['micro_f1']:.3f}")
+    print(
+        f"raw features probe micro-F1: {probe_f1(data['paper'].x.numpy(), labels)['micro_f1']:.3f}"
+    )
     print("| model | batch | s/epoch | epochs to best | total s | fused micro-F1 | "
           "semantic micro-F1 | mean cosine (fused) | peak MiB |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
@@ -121,4 +126,3 @@ def run(args: argparse.Namespace) -> None:
         for batch_size, seconds in results.items():
             print(f"  speed-up ({args.model}, batch {batch_size or 'full'}): "
                   f"{per_epoch / seconds:.0f}x per epoch")  # fmt: skip
-

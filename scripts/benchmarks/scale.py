@@ -114,7 +114,8 @@ def run(args: argparse.Namespace) -> None:
                            np.log([r["epoch_seconds"] for r in rows]), 1)[0]  # fmt: skip
         print(f"\nfitted exponent of mini-batch epoch time vs edges: {slope:.2f}")
     print(
-        "\n| papers | full-batch s/epoch | mini-batch s/epoch | full-batch peak MiB |\n|---|---|---|---|"
+        "\n| papers | full-batch s/epoch | mini-batch s/epoch | full-batch peak MiB |"
+        "\n|---|---|---|---|"
     )
     for papers in args.crossover:
         full, mini = measure(papers, "full", args), measure(papers, "minibatch", args)
