@@ -36,7 +36,6 @@ def sweep_dir(tmp_path_factory):
     return sweep_dir
 
 
-@pytest.mark.slow  # one 2x2 multirun (~20-40 s) shared by the module
 def test_sweep_summary_files(sweep_dir):
     summary = pd.read_csv(sweep_dir / "sweep_summary.csv")
     assert len(summary) == 4 and (summary["status"] == "done").all()
@@ -60,7 +59,6 @@ def test_sweep_summary_files(sweep_dir):
     assert (sweep_dir / "sweep_heatmap.png").stat().st_size > 0
 
 
-@pytest.mark.slow  # one 2x2 multirun (~20-40 s) shared by the module
 def test_sweep_runs_logged_to_offline_wandb(sweep_dir):
     runs = sorted(sweep_dir.glob("*/wandb/offline-run-*"))
     assert len(runs) == 4
@@ -97,7 +95,6 @@ def run_records(run_path):
             yield record.run
 
 
-@pytest.mark.slow  # one 2x2 multirun (~20-40 s) shared by the module
 def test_sweep_runs_share_a_wandb_group(sweep_dir):
     groups, tags = set(), set()
     for run in sweep_dir.glob("*/wandb/offline-run-*"):
@@ -108,7 +105,6 @@ def test_sweep_runs_share_a_wandb_group(sweep_dir):
     assert {"synthetic", "attention"} <= tags
 
 
-@pytest.mark.slow  # one 2x2 multirun (~20-40 s) shared by the module
 def test_summary_reads_a_finished_sweep_again(sweep_dir, tmp_path):
     summary = summarise(sweep_dir)
     assert swept_keys(summary) == ["loss.tau", "loss.lam"]
