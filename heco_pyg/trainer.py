@@ -150,7 +150,7 @@ class Trainer:
         return optimizer(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
 
     def _snapshot_if_best(self, model: nn.Module, loss: Tensor) -> dict | None:
-        if float(loss) < self.best_loss:
+        if float(loss.detach()) < self.best_loss:
             return copy.deepcopy(model.state_dict())
         return None
 
