@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -37,8 +38,9 @@ class Adjacency:
     def num_rows(self) -> int:
         return self.rowptr.numel() - 1
 
-    @property
+    @cached_property
     def degree(self) -> Tensor:
+        """Entries per row, computed once (sampling reads it every step)."""
         return self.rowptr[1:] - self.rowptr[:-1]
 
     def row_normalised(self) -> Adjacency:
