@@ -134,3 +134,12 @@ def test_learnable_concepts_and_level_pruning_of_pcp(tmp_path):
     assert everything.metapath_stats["PCP"]["edges"] == 6 * 5  # C1 joins every pair
     assert specific.metapath_stats["PCP"]["edges"] == 2 * 3 * 2  # two groups of three
     assert specific.metapath_stats["PCP"]["dropped_neighbours"] == 1
+
+
+def test_titles_and_dois_are_kept_for_recommendation(shared_dir):
+    from heco_pyg.data.openalex import ingest_works
+
+    data, _ = ingest_works("works", str(shared_dir / "data" / "openalex" / "work_W2741809807.json"))
+    assert data["paper"].node_ids == ["https://openalex.org/W2741809807"]
+    assert data["paper"].titles[0].startswith("The state of OA")
+    assert data["paper"].dois[0] == "https://doi.org/10.7717/peerj.4375"

@@ -40,6 +40,7 @@ class Work:
 
     text: str  # title + "\n" + abstract, stripped: the one copy of the text
     has_title: bool
+    doi: str  # as OpenAlex gives it (https://doi.org/...), or ""
     has_abstract: bool
     authors: tuple[str, ...]
     null_author_ids: int
@@ -170,6 +171,7 @@ class WorkReducer:
         return Work(
             text=f"{title}\n{abstract}".strip(),
             has_title=bool(title),
+            doi=work.get("doi") if isinstance(work.get("doi"), str) else "",
             has_abstract=bool(abstract),
             authors=tuple(dict.fromkeys(authors)),
             null_author_ids=null_ids,
@@ -245,6 +247,9 @@ def assemble_graph(
     data.label_ids = classes if labels is not None else []
     data.label_names = [reducer.label_names.get(c, c) for c in data.label_ids]
     data.node_ids_by_type = {"author": list(author_ids), "concept": concept_ids}
+    # For recommendation output (runs write them to papers.csv).
+    data["paper"].titles = [w.text.split("\n", 1)[0] if w.has_title else "" for w in records]
+    data["paper"].dois = [w.doi for w in records]
     data.concept_kind = reducer.concepts
     return data
 
