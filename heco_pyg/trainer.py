@@ -87,7 +87,7 @@ class Trainer:
         patience: stop after this many epochs without a loss improvement.
         batch_size: ``None`` for full batch, else target nodes per step (in-batch
             positives and negatives).
-        gradient_clip: max gradient norm (``None`` disables clipping).
+        gradient_clip: max gradient norm of the dense parameters (``None``: no clipping).
         device: ``auto``, ``cpu`` or ``cuda``.
         threads: torch intra-op threads (``None`` keeps torch's default).
         checkpoint_path: where the best state is saved (``None``: kept in memory only).
@@ -145,9 +145,15 @@ class Trainer:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
             torch.cuda.set_device(self.device)
 
-    def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+    def _optimizers(self, model: nn.Module) -> list[torch.optim.Optimizer]:
+        """Adam(W) for the dense parameters; SparseAdam for sparse embedding tables."""
+        sparse = [m.weight for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse]
+        dense = [p for p in model.parameters() if all(p is not q for q in sparse)]
         optimizer = torch.optim.AdamW if self.optimizer_name == "adamw" else torch.optim.Adam
-        return optimizer(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        optimizers = [optimizer(dense, lr=self.lr, weight_decay=self.weight_decay)]
+        if sparse:
+            optimizers.append(torch.optim.SparseAdam(sparse, lr=self.lr))
+        return optimizers
 
     def _snapshot_if_best(self, model: nn.Module, loss: Tensor) -> dict | None:
         if float(loss.detach()) < self.best_loss:
@@ -185,7 +191,8 @@ class Trainer:
         if self.distributed:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             objective = DistributedDataParallel(objective, device_ids=device_ids)
-        optimizer = self._optimizer(model)
+        optimizers = self._optimizers(model)
+        dense_parameters = optimizers[0].param_groups[0]["params"]
         best_state = copy.deepcopy(model.state_dict())
         stale = 0
         bar = tqdm(range(1, self.max_epochs + 1), desc="train", unit="epoch", dynamic_ncols=True,
@@ -197,7 +204,8 @@ class Trainer:
             batches = self.batches(inputs.num_nodes, epoch)
             pending_state = None
             for index in batches:
-                optimizer.zero_grad(set_to_none=True)
+                for optimizer in optimizers:
+                    optimizer.zero_grad(set_to_none=True)
                 parts, output = objective(inputs, index, positives.batch(index))
                 if len(batches) == 1 and not self.distributed:
                     # Full batch: keep the weights that produced the loss (as the official
@@ -205,8 +213,9 @@ class Trainer:
                     pending_state = self._snapshot_if_best(model, parts.loss)
                 parts.loss.backward()
                 if self.gradient_clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), self.gradient_clip)
-                optimizer.step()
+                    nn.utils.clip_grad_norm_(dense_parameters, self.gradient_clip)
+                for optimizer in optimizers:
+                    optimizer.step()
                 totals += torch.stack([p.detach() for p in parts])
             totals /= len(batches)
             if self.distributed:  # every rank must take the same early-stopping decision
@@ -223,7 +232,7 @@ class Trainer:
                 )
             record = EpochRecord(
                 epoch, loss, loss_metapath, loss_schema,
-                optimizer.param_groups[0]["lr"], seconds, attention_values(output),
+                optimizers[0].param_groups[0]["lr"], seconds, attention_values(output),
             )  # fmt: skip
             self.history.append(record)
             if on_epoch is not None and is_main_process():

@@ -91,6 +91,8 @@ class HeCo(nn.Module):
         metapath_sample_size: in mini-batch training, estimate each GCN row from this many
             sampled meta-path neighbours, so a step's cost does not grow with the graph
             (``None``: exact rows). Inference is always exact.
+        sparse_embeddings: featureless types' tables get sparse gradients (mini-batch
+            training on large graphs; see :class:`TypeProjection`).
     """
 
     def __init__(
@@ -107,6 +109,7 @@ class HeCo(nn.Module):
         aggregation: str = "attention",
         factorised_metapaths: dict[str, str] | None = None,
         metapath_sample_size: int | None = None,
+        sparse_embeddings: bool = False,
     ) -> None:
         super().__init__()
         if aggregation not in ("attention", "mean"):
@@ -131,7 +134,9 @@ class HeCo(nn.Module):
         projected = {
             t: c for t, c in in_channels.items() if aggregation == "attention" or t != target
         }
-        self.projection = TypeProjection(projected, num_nodes, hidden_channels, feature_dropout)
+        self.projection = TypeProjection(
+            projected, num_nodes, hidden_channels, feature_dropout, sparse_embeddings
+        )
         if aggregation == "attention":
             self.schema_encoder = SchemaEncoder(neighbour_types, hidden_channels, attention_dropout)
             self.metapath_encoder = MetaPathEncoder(metapaths, hidden_channels, attention_dropout)

@@ -15,6 +15,10 @@ class TypeProjection(nn.Module):
     A featureless type (HeCo's one-hot identity features) gets an embedding table: a
     one-hot row times ``W`` *is* a column of ``W``, so nothing N x N is ever built.
     Initialised as the official code initialises ``Linear(num_nodes, hidden)``.
+
+    ``sparse=True`` gives the tables sparse gradients: a mini-batch step then touches only
+    the rows it read, instead of a dense gradient and update of the whole table (which
+    grows with the graph). The trainer updates such tables with ``SparseAdam``.
     """
 
     def __init__(
@@ -23,14 +27,16 @@ class TypeProjection(nn.Module):
         num_nodes: dict[str, int],
         hidden_channels: int,
         dropout: float = 0.0,
+        sparse: bool = False,
     ) -> None:
         super().__init__()
         self.hidden_channels = hidden_channels
+        self.sparse = sparse
         self.lins = nn.ModuleDict(
             {t: nn.Linear(c, hidden_channels) for t, c in in_channels.items()}
         )
         self.embeddings = nn.ModuleDict(
-            {t: nn.Embedding(n, hidden_channels) for t, n in num_nodes.items()}
+            {t: nn.Embedding(n, hidden_channels, sparse=sparse) for t, n in num_nodes.items()}
         )
         self.biases = nn.ParameterDict(
             {t: nn.Parameter(torch.empty(hidden_channels)) for t in num_nodes}
@@ -53,8 +59,14 @@ class TypeProjection(nn.Module):
         ones when ``x`` is a sparse ``[B, num_nodes]`` matrix (``W`` commutes with means)."""
         if node_type in self.lins:
             return self.lins[node_type](x)
+        weight = self.embeddings[node_type].weight
+        if x.layout != torch.strided and self.sparse:  # a weighted bag: sparse gradient
+            offsets, ids = x.crow_indices(), x.col_indices()
+            bag = F.embedding_bag(ids, weight, offsets[:-1], mode="sum", sparse=True,
+                                  per_sample_weights=x.values())  # fmt: skip
+            return bag + self.biases[node_type]
         if x.layout != torch.strided:
-            return torch.sparse.mm(x, self.embeddings[node_type].weight) + self.biases[node_type]
+            return torch.sparse.mm(x, weight) + self.biases[node_type]
         return self.embeddings[node_type](x) + self.biases[node_type]
 
     def forward(self, node_type: str, x: Tensor) -> Tensor:

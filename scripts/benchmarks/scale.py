@@ -64,7 +64,7 @@ def worker(papers: int, mode: str, args: argparse.Namespace) -> dict:
     build_memory = peak_memory_mib()
     edges = sum(data[t].edge_index.size(1) for t in data.edge_types if t[1] in ("to", "PAP", "PCP"))
     minibatch = mode == "minibatch"
-    model = HeCo(**model_arguments(data),
+    model = HeCo(**model_arguments(data), sparse_embeddings=minibatch,
                  metapath_sample_size=args.metapath_sample_size if minibatch else None)  # fmt: skip
     inputs = model.prepare(**model_inputs(data))
     trainer = Trainer(max_epochs=1, batch_size=args.batch_size if minibatch else None,
