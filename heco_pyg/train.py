@@ -121,6 +121,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
 def main(cfg: DictConfig) -> float | None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     metrics = train(cfg, run_dir)
+    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports the metric
+        return None
     return optimized_value(metrics, cfg.get("optimized_metric"))
 
 
