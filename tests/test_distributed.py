@@ -18,7 +18,7 @@ BATCH, WORLD = 50, 2
 
 def build():
     torch.manual_seed(0)
-    data = load_synthetic({"author": 3, "concept": 3}, num_papers=300, num_authors=300,
+    data = load_synthetic(sample_sizes={"author": 3, "concept": 3}, num_papers=300, num_authors=300,
                           num_concepts=150, num_fields=3)  # fmt: skip
     model = HeCo(**model_arguments(data), hidden_channels=16, feature_dropout=0.0,
                  attention_dropout=0.0, aggregation="mean")  # fmt: skip

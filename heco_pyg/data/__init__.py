@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from torch_geometric.data import HeteroData
 
 from heco_pyg.data.artifacts import read_artifacts, write_artifacts
 from heco_pyg.data.graph import DataError, build_graph
 from heco_pyg.data.heco_benchmark import load_heco_benchmark_graph
-from heco_pyg.data.pipeline import prepare_paper_graph
+from heco_pyg.data.pipeline import prepare_paper_graph, split_preparation_arguments
 from heco_pyg.data.synthetic import generate_synthetic
 
 __all__ = [
@@ -24,43 +22,27 @@ __all__ = [
 ]
 
 
-def load_synthetic(
-    sample_sizes: Mapping[str, int],
-    pos_num: int = 5,
-    max_concept_df: float | None = 0.05,
-    min_concept_level: int | None = None,
-    metapath_topk: int | None = 50,
-    max_hub_degree: int | None = None,
-    name: str = "synthetic",
-    **generator_arguments,
-) -> HeteroData:
-    """``data=synthetic``: the generated graph, prepared for HeCo."""
+def load_synthetic(name: str = "synthetic", **arguments) -> HeteroData:
+    """``data=synthetic``: the generated graph, prepared for HeCo.
+
+    ``arguments``: :func:`prepare_paper_graph`'s keywords (``sample_sizes``, ``pos_num``,
+    pruning) and :func:`generate_synthetic`'s (sizes, ``seed``, ...).
+    """
+    preparation, generator_arguments = split_preparation_arguments(arguments)
     data = generate_synthetic(**generator_arguments)
     data.name = name
-    return prepare_paper_graph(
-        data, sample_sizes, pos_num, max_concept_df, min_concept_level, metapath_topk,
-        max_hub_degree,
-    )  # fmt: skip
+    return prepare_paper_graph(data, **preparation)
 
 
-def load_openalex(
-    source: str,
-    path: str | None,
-    sample_sizes: Mapping[str, int],
-    pos_num: int = 5,
-    max_concept_df: float | None = 0.05,
-    min_concept_level: int | None = None,
-    metapath_topk: int | None = 50,
-    max_hub_degree: int | None = None,
-    name: str = "openalex",
-    **ingest_arguments,
-) -> HeteroData:
+def load_openalex(source: str, path: str | None, name: str = "openalex", **arguments) -> HeteroData:
     """``data=openalex``: OpenAlex papers from ``source``.
 
     ``artifacts``: the notebook's folder; ``works`` (files of OpenAlex work records) and
     ``api`` (the live API): :func:`heco_pyg.data.openalex.ingest_works`, which takes the
-    other ``data.*`` keys (``query``, ``concepts``, ``min_concept_score``, ``label``, ...).
+    ``data.*`` keys that :func:`prepare_paper_graph` does not (``query``, ``concepts``,
+    ``min_concept_score``, ``label``, ...).
     """
+    preparation, ingest_arguments = split_preparation_arguments(arguments)
     if source == "artifacts":
         if not path:
             raise DataError("data.source=artifacts needs data.path=DIR (the artifacts folder)")
@@ -72,10 +54,7 @@ def load_openalex(
     else:
         raise DataError(f"unknown data.source={source!r}; expected one of: artifacts, works, api")
     data.name = name
-    return prepare_paper_graph(
-        data, sample_sizes, pos_num, max_concept_df, min_concept_level, metapath_topk,
-        max_hub_degree,
-    )  # fmt: skip
+    return prepare_paper_graph(data, **preparation)
 
 
 def load_heco_benchmark(**config) -> HeteroData:

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> None:
         indices = np.tile(np.arange(n), n).reshape(n, n)[~np.eye(n, dtype=bool)]
         np.savez(root / "metapath_PCP.npz", indptr=np.arange(n + 1) * (n - 1), indices=indices)
     start = time.perf_counter()
-    data = load_openalex("artifacts", str(root), {"author": 6, "concept": 8})
+    data = load_openalex("artifacts", str(root), sample_sizes={"author": 6, "concept": 8})
     prepare_seconds = time.perf_counter() - start
     pa = data["paper", "to", "author"].edge_index.size(1)
     pc = data["paper", "to", "concept"].edge_index.size(1)

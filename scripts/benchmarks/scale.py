@@ -58,8 +58,11 @@ def worker(papers: int, mode: str, args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     start = time.perf_counter()
-    data = load_synthetic({"author": 6, "concept": 8}, max_hub_degree=args.max_hub_degree,
-                          **sizes(papers))  # fmt: skip
+    data = load_synthetic(
+        sample_sizes={"author": 6, "concept": 8},
+        max_hub_degree=args.max_hub_degree,
+        **sizes(papers),
+    )
     build = time.perf_counter() - start
     build_memory = peak_memory_mib()
     edges = sum(data[t].edge_index.size(1) for t in data.edge_types if t[1] in ("to", "PAP", "PCP"))

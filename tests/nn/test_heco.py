@@ -9,7 +9,7 @@ from heco_pyg.nn import HeCo
 
 @pytest.fixture(scope="module")
 def graph():
-    return load_synthetic({"author": 3, "concept": 4}, num_papers=150, num_authors=200,
+    return load_synthetic(sample_sizes={"author": 3, "concept": 4}, num_papers=150, num_authors=200,
                           num_concepts=150, num_fields=3)  # fmt: skip
 
 
