@@ -280,14 +280,14 @@ class HeCo(nn.Module):
             ids, has_neighbours[t] = sample_neighbours(
                 inputs.schema[t], index, self.sample_sizes[t]
             )
-            neighbours[t] = self.projection(t, inputs.x[t][ids] if t in inputs.x else ids)
+            neighbours[t] = self._project_nodes(inputs, t, ids)
         schema, node_weights = self.schema_encoder.per_type(target, neighbours, has_neighbours)
 
         # Meta-path view: exact rows of A_hat, or a fixed-size sample of them (mini-batch
         # training whose cost does not grow with the graph).
         if sampled:
             aggregated = {
-                m: self._sampled_aggregate(inputs.metapaths[m].adjacency, x, index)
+                m: self._sampled_aggregate(inputs, inputs.metapaths[m].adjacency, index)
                 for m in self.metapaths
             }
             metapath = self.metapath_encoder.per_metapath_aggregated(aggregated)
@@ -297,13 +297,23 @@ class HeCo(nn.Module):
             metapath = self.metapath_encoder.per_metapath(target_all, adjacency)
         return ViewStacks(schema, metapath, {t: w.detach() for t, w in node_weights.items()})
 
-    def _sampled_aggregate(self, adjacency: Adjacency, x: Tensor, index: Tensor) -> Tensor:
+    def _project_nodes(self, inputs: GraphInputs, node_type: str, ids: Tensor) -> Tensor:
+        """Projected nodes ``ids`` (any shape): each distinct node is projected once and
+        shared by every slot that sampled it. As HeCo projects the whole table once per step,
+        a node gets one dropout mask per step, and the work is per distinct node."""
+        unique, inverse = torch.unique(ids, return_inverse=True)
+        x = inputs.x[node_type][unique] if node_type in inputs.x else unique
+        return self.projection(node_type, x)[inverse]
+
+    def _sampled_aggregate(
+        self, inputs: GraphInputs, adjacency: Adjacency, index: Tensor
+    ) -> Tensor:
         """Unbiased estimate of ``(A_hat h)[index]`` from ``metapath_sample_size`` sampled
         entries of each row (each weighted by ``A_hat_ij * degree / samples``)."""
         size = self.metapath_sample_size
         edges, _ = sample_edges(adjacency, index, size)
         weight = adjacency.value[edges] * (adjacency.degree[index][:, None] / size)
-        projected = self.projection(self.target, x[adjacency.col[edges]])
+        projected = self._project_nodes(inputs, self.target, adjacency.col[edges])
         return torch.einsum("bs,bsc->bc", weight, projected)
 
     def _mean_views(self, inputs: GraphInputs, index: Tensor) -> ViewStacks:
