@@ -68,20 +68,26 @@ class _Lease:
 
 
 class CrossViewLogSumExp(torch.autograd.Function):
-    """Row and column log-sum-exp of ``S = a b^T / tau`` for unit-norm rows ``a``, ``b``.
+    """The four log-sum-exps of HeCo's loss from one ``S = a b^T / tau`` (unit-norm rows).
 
-    Both directions of the loss share one ``E = exp(S - 1/tau)``: since ``|S| <= 1/tau``
-    the shift bounds every exponent without a max pass (it rides along the product as an
-    extra channel). ``E`` is computed and consumed in blocks of rows that stay in cache:
-    the forward fills a block, exponentiates it and sums it while hot; the backward scales
-    a block in place to ``dS = E_ij (g_i / r_i + h_j / c_j) / tau`` and multiplies it into
-    both gradients at once. No other ``N x M`` temporary is made, and the ``N x M`` buffer
-    itself is reused across steps (:class:`Workspace`). Not differentiable twice.
+    For every row ``i`` of ``a`` (the anchors): ``log sum_k exp(s_ik)`` and
+    ``log sum_{j in P_i} exp(s_ij)``; for every row of ``b``: ``log sum_k exp(s_ki)``; and
+    ``log sum_{j in P_i} exp(s_ji)`` (the schema-anchored positives), where the positive
+    pairs ``(i, j)`` are given as ``anchor``/``positive`` index vectors.
+
+    All are read from one ``E = exp(S - 1/tau)``: since ``|S| <= 1/tau`` the shift bounds
+    every exponent without a max pass (it rides along the product as an extra channel).
+    ``E`` is computed and consumed in blocks of rows that stay in cache: the forward fills a
+    block, exponentiates and sums it while hot; the backward scales it in place to ``dS``,
+    adds the positive pairs' terms (P scalar updates, whatever P is: DBLP has 4M pairs), and
+    multiplies it into both gradients block by block. No other ``N x M`` temporary is made,
+    and the ``N x M`` buffer itself is reused across steps (:class:`Workspace`). Not
+    differentiable twice.
     """
 
     @staticmethod
-    def forward(ctx, a: Tensor, b: Tensor, tau: float, workspace: Workspace | None = None,
-                block_rows: int = 256) -> tuple[Tensor, Tensor]:  # fmt: skip
+    def forward(ctx, a: Tensor, b: Tensor, tau: float, anchor: Tensor, positive: Tensor,
+                workspace: Workspace | None = None, block_rows: int = 256):  # fmt: skip
         shift = 1.0 / tau
         rows, columns = a.size(0), b.size(0)
         workspace = workspace or Workspace()
@@ -97,27 +103,43 @@ class CrossViewLogSumExp(torch.autograd.Function):
             block.exp_()
             torch.sum(block, dim=1, out=row[start : start + block_rows])
             column += block.sum(dim=0)
-        ctx.save_for_backward(a, b, row, column)
+        flat = exp.view(-1)
+        forward_pairs = anchor * columns + positive  # E[anchor, positive]: s_ij
+        reverse_pairs = positive * columns + anchor  # E[positive, anchor]: s_ji
+        forward_exp, reverse_exp = flat[forward_pairs], flat[reverse_pairs]
+        positive_row = scatter(forward_exp, anchor, 0, dim_size=rows, reduce="sum")
+        positive_reverse = scatter(reverse_exp, anchor, 0, dim_size=rows, reduce="sum")
+        ctx.save_for_backward(a, b, row, column, positive_row, positive_reverse, anchor,
+                              forward_pairs, reverse_pairs, forward_exp, reverse_exp)  # fmt: skip
         ctx.exp, ctx.tau, ctx.block_rows = exp, tau, block_rows
-        return row.log() + shift, column.log() + shift
+        return tuple(total.log() + shift for total in
+                     (row, column, positive_row, positive_reverse))  # fmt: skip
 
     @staticmethod
-    def backward(ctx, grad_row: Tensor, grad_column: Tensor):
+    def backward(ctx, grad_row, grad_column, grad_positive, grad_reverse):
         if ctx.exp is None:
             raise RuntimeError("CrossViewLogSumExp's backward consumes its buffer: it can "
                                "run once per forward (no retain_graph)")  # fmt: skip
-        a, b, row, column = ctx.saved_tensors
-        exp, block_rows = ctx.exp, ctx.block_rows
-        by_row, by_column = grad_row / row / ctx.tau, grad_column / column / ctx.tau
+        (a, b, row, column, positive_row, positive_reverse, anchor, forward_pairs,
+         reverse_pairs, forward_exp, reverse_exp) = ctx.saved_tensors  # fmt: skip
+        exp, block_rows, tau = ctx.exp, ctx.block_rows, ctx.tau
+        by_row, by_column = grad_row / row / tau, grad_column / column / tau
+        for start in range(0, exp.size(0), block_rows):  # dS of the all-pairs terms, in place
+            stop = start + block_rows
+            exp[start:stop].mul_(by_row[start:stop, None] + by_column[None, :])
+        flat = exp.view(-1)  # plus the positive pairs' terms
+        flat.index_add_(
+            0, forward_pairs, forward_exp * (grad_positive / positive_row / tau)[anchor]
+        )
+        flat.index_add_(0, reverse_pairs,
+                        reverse_exp * (grad_reverse / positive_reverse / tau)[anchor])  # fmt: skip
         grad_a, grad_b = torch.empty_like(a), torch.zeros_like(b)
         for start in range(0, exp.size(0), block_rows):
-            stop = start + block_rows
-            block = exp[start:stop]
-            block.mul_(by_row[start:stop, None] + by_column[None, :])  # dS, in place
-            torch.mm(block, b, out=grad_a[start:stop])
-            grad_b.addmm_(block.t(), a[start:stop])
+            block = exp[start : start + block_rows]
+            torch.mm(block, b, out=grad_a[start : start + block_rows])
+            grad_b.addmm_(block.t(), a[start : start + block_rows])
         ctx.exp = ctx.lease = None  # the buffer is free for the next step
-        return grad_a, grad_b, None, None, None
+        return grad_a, grad_b, None, None, None, None, None
 
 
 # Below this temperature exp(-2 / tau) underflows float32: use the generic path.
@@ -148,30 +170,21 @@ class HeCoLoss(nn.Module):
             metapath: ``[B, C]`` projected meta-path-view embeddings.
             schema: ``[B, C]`` projected schema-view embeddings of the same nodes.
             positive_index: ``[2, P]`` (anchor, positive) pairs of batch-local indices;
-                every anchor must have itself among its positives.
+                every anchor needs at least one (HeCo makes each node its own positive).
         """
         size = metapath.size(0)
         metapath, schema = F.normalize(metapath, dim=-1), F.normalize(schema, dim=-1)
         anchor, positive = positive_index
-        if anchor.numel() * metapath.size(1) > size * size:
-            # Many positives (DBLP: up to 1000 per node): gathering P rows of C channels
-            # costs more than one B x B similarity, from which both directions are read.
-            similarity = metapath @ schema.t() / self.tau
-            positive_logit = similarity[anchor, positive]
-            reverse_logit = similarity[positive, anchor]
-        else:
-            # s_ij for the positive pairs only: P dot products, not N x N gathers.
-            positive_logit = (metapath[anchor] * schema[positive]).sum(dim=-1) / self.tau
-            reverse_logit = (schema[anchor] * metapath[positive]).sum(dim=-1) / self.tau
-        positive_metapath = scatter_logsumexp(positive_logit, anchor, size)
-        positive_schema = scatter_logsumexp(reverse_logit, anchor, size)
         if self.tau >= SHIFTED_EXP_MIN_TAU:
-            all_metapath, all_schema = CrossViewLogSumExp.apply(
-                metapath, schema, self.tau, self.workspace
+            log_sums = CrossViewLogSumExp.apply(
+                metapath, schema, self.tau, anchor, positive, self.workspace
             )
-        else:
+            all_metapath, all_schema, positive_metapath, positive_schema = log_sums
+        else:  # exp(S - 1/tau) would underflow: plain autograd on S, with max shifts
             similarity = metapath @ schema.t() / self.tau
             all_metapath, all_schema = similarity.logsumexp(dim=1), similarity.logsumexp(dim=0)
+            positive_metapath = scatter_logsumexp(similarity[anchor, positive], anchor, size)
+            positive_schema = scatter_logsumexp(similarity[positive, anchor], anchor, size)
         loss_metapath = (all_metapath - positive_metapath).mean()
         loss_schema = (all_schema - positive_schema).mean()
         loss = self.lam * loss_metapath + (1 - self.lam) * loss_schema

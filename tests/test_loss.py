@@ -101,24 +101,35 @@ def test_fused_log_sum_exp_matches_autograd(tau):
     assert torch.allclose(grad_a, ref_a, atol=1e-5) and torch.allclose(grad_b, ref_b, atol=1e-5)
 
 
-def _reference_log_sum_exp(a, b, tau):
+def _reference_log_sums(a, b, tau, anchor, positive):
     s = a @ b.t() / tau
-    return s.logsumexp(dim=1), s.logsumexp(dim=0)
+    mask = torch.zeros_like(s, dtype=torch.bool)
+    mask[anchor, positive] = True
+    return (s.logsumexp(dim=1), s.logsumexp(dim=0),
+            s.masked_fill(~mask, -torch.inf).logsumexp(dim=1),
+            s.t().masked_fill(~mask, -torch.inf).logsumexp(dim=1))  # fmt: skip
 
 
-@pytest.mark.parametrize("block_rows", [1, 3, 256])
-def test_blocked_log_sum_exp_matches_autograd(block_rows):
+def _weighted_sum(outputs, weights):
+    return sum((o * w).sum() for o, w in zip(outputs, weights, strict=True))
+
+
+# (anchor, positive) pairs of 6 nodes, not symmetric, not all with self.
+PAIRS = torch.tensor([[0, 0, 1, 2, 2, 3, 4, 5, 5], [0, 4, 3, 2, 5, 3, 1, 5, 0]])
+
+
+@pytest.mark.parametrize("block_rows", [1, 4, 256])
+def test_blocked_log_sums_match_autograd(block_rows):
     torch.manual_seed(2)
-    a = torch.nn.functional.normalize(torch.randn(8, 4), dim=1).requires_grad_()
+    a = torch.nn.functional.normalize(torch.randn(6, 4), dim=1).requires_grad_()
     b = torch.nn.functional.normalize(torch.randn(6, 4), dim=1).requires_grad_()
-    grad_row, grad_column = torch.randn(8), torch.randn(6)
-    row, column = CrossViewLogSumExp.apply(a, b, 0.5, Workspace(), block_rows)
-    grads = torch.autograd.grad((row * grad_row).sum() + (column * grad_column).sum(), (a, b))
-    ref_row, ref_column = _reference_log_sum_exp(a, b, 0.5)
-    ref_grads = torch.autograd.grad(
-        (ref_row * grad_row).sum() + (ref_column * grad_column).sum(), (a, b)
-    )
-    assert torch.allclose(row, ref_row, atol=1e-6) and torch.allclose(column, ref_column, atol=1e-6)
+    weights = [torch.randn(6) for _ in range(4)]
+    outputs = CrossViewLogSumExp.apply(a, b, 0.5, *PAIRS, Workspace(), block_rows)
+    grads = torch.autograd.grad(_weighted_sum(outputs, weights), (a, b))
+    references = _reference_log_sums(a, b, 0.5, *PAIRS)
+    ref_grads = torch.autograd.grad(_weighted_sum(references, weights), (a, b))
+    for output, reference in zip(outputs, references, strict=True):
+        assert torch.allclose(output, reference, atol=1e-6)
     for grad, ref in zip(grads, ref_grads, strict=True):
         assert torch.allclose(grad, ref, atol=1e-6)
 
@@ -126,36 +137,36 @@ def test_blocked_log_sum_exp_matches_autograd(block_rows):
 def test_workspace_is_reused_across_steps_and_never_shared_by_live_graphs():
     torch.manual_seed(3)
     workspace = Workspace()
-    a = torch.nn.functional.normalize(torch.randn(5, 3), dim=1).requires_grad_()
-    b = torch.nn.functional.normalize(torch.randn(5, 3), dim=1).requires_grad_()
+    a = torch.nn.functional.normalize(torch.randn(6, 3), dim=1).requires_grad_()
+    b = torch.nn.functional.normalize(torch.randn(6, 3), dim=1).requires_grad_()
 
-    def gradients(*outputs):
+    def gradients(outputs):
         return torch.autograd.grad(sum(o.sum() for o in outputs), (a, b))
 
-    expected = gradients(*_reference_log_sum_exp(a, b, 0.8))
-    first = CrossViewLogSumExp.apply(a, b, 0.8, workspace)
+    expected = gradients(_reference_log_sums(a, b, 0.8, *PAIRS))
+    first = CrossViewLogSumExp.apply(a, b, 0.8, *PAIRS, workspace)
     buffer = workspace.buffer
     # A second graph while the first is alive must not overwrite the first's exp(S).
-    second = CrossViewLogSumExp.apply(a, b * -1.0, 0.8, workspace)
+    second = CrossViewLogSumExp.apply(a, b * -1.0, 0.8, *PAIRS, workspace)
     assert workspace.buffer is buffer
-    for grad, ref in zip(gradients(*first), expected, strict=True):
+    for grad, ref in zip(gradients(first), expected, strict=True):
         assert torch.allclose(grad, ref, atol=1e-6)
-    gradients(*second)
+    gradients(second)
     # Backward has released the lease: the next step reuses the same memory.
-    third = CrossViewLogSumExp.apply(a, b, 0.8, workspace)
+    third = CrossViewLogSumExp.apply(a, b, 0.8, *PAIRS, workspace)
     assert workspace.buffer.data_ptr() == buffer.data_ptr()
-    for grad, ref in zip(gradients(*third), expected, strict=True):
+    for grad, ref in zip(gradients(third), expected, strict=True):
         assert torch.allclose(grad, ref, atol=1e-6)
     # A graph dropped without backward releases it too.
     del third
-    fourth = CrossViewLogSumExp.apply(a, b, 0.8, workspace)
+    fourth = CrossViewLogSumExp.apply(a, b, 0.8, *PAIRS, workspace)
     assert workspace.lease() is not None and workspace.buffer is buffer
     del fourth
 
 
-def test_blocked_log_sum_exp_backward_runs_once():
-    a = torch.randn(3, 2, requires_grad=True)
-    row, column = CrossViewLogSumExp.apply(a, torch.randn(3, 2), 1.0)
-    (row.sum() + column.sum()).backward(retain_graph=True)
+def test_blocked_log_sums_backward_runs_once():
+    a = torch.randn(6, 2, requires_grad=True)
+    outputs = CrossViewLogSumExp.apply(a, torch.randn(6, 2), 1.0, *PAIRS)
+    sum(o.sum() for o in outputs).backward(retain_graph=True)
     with pytest.raises(RuntimeError, match="once per forward"):
-        (row.sum() + column.sum()).backward()
+        sum(o.sum() for o in outputs).backward()
