@@ -18,6 +18,8 @@ Two exact shortcuts for the full-batch GCN of the meta-path view:
   checking that the given meta-path edges are exactly the group cliques.
 
 Both expose ``rows(index)`` returning an operator that :func:`propagate` applies.
+:class:`SymmetricAdjacency` can also hold a dense copy for meta-paths that fill much of
+``N x N``.
 """
 
 from __future__ import annotations
@@ -58,18 +60,25 @@ class _SymmetricProduct:
 
 
 class SymmetricAdjacency:
-    """A symmetric :class:`Adjacency` whose full product skips the backward transpose."""
+    """A symmetric :class:`Adjacency` whose full product skips the backward transpose.
 
-    def __init__(self, adjacency: Adjacency) -> None:
+    ``dense=True`` keeps the full matrix dense as well: for a meta-path that fills a large
+    part of ``N x N`` (DBLP's APTPA: 43%) a dense product is faster than a sparse one.
+    """
+
+    def __init__(self, adjacency: Adjacency, dense: bool = False) -> None:
         self.adjacency = adjacency
-        self.matrix = adjacency.rows()
+        self.dense = dense
+        self.matrix = adjacency.rows().to_dense() if dense else adjacency.rows()
 
     def rows(self, index: Tensor | None = None):
-        """All rows: a symmetric product; some rows: a plain CSR slice."""
-        return _SymmetricProduct(self.matrix) if index is None else self.adjacency.rows(index)
+        """All rows: a symmetric (or dense) product; some rows: a plain CSR slice."""
+        if index is not None:
+            return self.adjacency.rows(index)
+        return self.matrix if self.dense else _SymmetricProduct(self.matrix)
 
     def to(self, device: torch.device | str) -> SymmetricAdjacency:
-        return SymmetricAdjacency(self.adjacency.to(device))
+        return SymmetricAdjacency(self.adjacency.to(device), self.dense)
 
 
 @dataclass
@@ -134,7 +143,9 @@ class FactorisedAdjacency:
 
 
 def propagate(adjacency, x: Tensor) -> Tensor:
-    """``A_hat[rows] @ x`` for a sparse CSR tensor or an operator from ``rows()``."""
+    """``A_hat[rows] @ x`` for a sparse CSR or dense tensor or an operator from ``rows()``."""
+    if isinstance(adjacency, Tensor) and adjacency.layout == torch.strided:
+        return adjacency @ x
     if isinstance(adjacency, Tensor):
         return torch.sparse.mm(adjacency, x)
     return adjacency(x)
