@@ -122,7 +122,11 @@ def test_acm_shapes(shared_dir):
     assert (positives[0].diff() >= 0).all()  # sorted by anchor
     first = torch.ones(positives.size(1), dtype=torch.bool)
     first[1:] = positives[0, 1:] != positives[0, :-1]
-    assert (positives[0, first] == positives[1, first]).all()  # self first
+    # The stored pairs exactly (as the official code): 20,053, self first where present,
+    # and the anchor absent from 923 rows.
+    assert positives.size(1) == 20_053
+    with_self = positives[0, first] == positives[1, first]
+    assert int((~with_self).sum()) == 923
     _check_splits(data, {20: 60, 40: 120, 60: 180})
 
 
