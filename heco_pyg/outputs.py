@@ -5,14 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
 
 
 def view_embeddings(schema: torch.Tensor, semantic: torch.Tensor) -> dict[str, np.ndarray]:
@@ -60,6 +56,11 @@ def write_metrics(run_dir: Path, metrics: dict) -> None:
 
 def plot_history(run_dir: Path, history: pd.DataFrame) -> None:
     """``loss.png`` (total, L_mp, L_sc) and ``attention.png`` (every attention weight)."""
+    import matplotlib  # imported late: training does not need its ~30 MiB
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     figure, axis = plt.subplots(figsize=(6, 4))
     for column, label in (("loss", "loss"), ("loss_metapath", "L_mp"), ("loss_schema", "L_sc")):
         axis.plot(history["epoch"], history[column], label=label)

@@ -24,15 +24,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from hydra.experimental.callback import Callback  # noqa: E402
+import numpy as np
+import pandas as pd
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
@@ -203,6 +199,11 @@ def plot_heatmap(summary: pd.DataFrame, metric: str, keys: list[str], path: Path
     sweeps). Returns False when there is nothing to plot."""
     if metric not in summary or summary[metric].isna().all() or not keys:
         return False
+    import matplotlib  # imported late: training runs import this module, not its plots
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     x, y = keys[0], keys[1] if len(keys) > 1 else None
     figure, axis = plt.subplots(figsize=(5.5, 4.5))
     grid = summary[x].nunique() <= 12 and (y is None or summary[y].nunique() <= 12)

@@ -36,7 +36,6 @@ import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from sklearn.metrics import roc_auc_score
 from torch import Tensor
 
 from heco_pyg.evaluation.probe import clustering_scores
@@ -101,6 +100,8 @@ def _predict(x: Tensor, weight: Tensor, bias: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _auc(labels: np.ndarray, probability: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score  # imported late: ~70 MiB training never needs
+
     if probability.shape[1] == 2:
         return float(roc_auc_score(labels, probability[:, 1]))
     return float(roc_auc_score(labels, probability, multi_class="ovr", average="macro"))
