@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from heco_pyg.batches import positive_batches, random_batches
 from heco_pyg.loss import HeCoLoss, LossParts, PositiveIndex
 from heco_pyg.nn.heco import GraphInputs, HeCo, HeCoOutput
 
@@ -87,6 +88,10 @@ class Trainer:
         patience: stop after this many epochs without a loss improvement.
         batch_size: ``None`` for full batch, else target nodes per step (in-batch
             positives and negatives).
+        batch_positives: mini-batches only: ``k > 0`` builds each batch from
+            ``batch_size // (1 + k)`` seed nodes plus up to ``k`` HeCo positives of each
+            (:func:`heco_pyg.batches.positive_batches`), so the batch keeps its positive
+            pairs; an epoch then has about ``1 + k`` times more steps. 0: random batches.
         gradient_clip: max gradient norm of the dense parameters (``None``: no clipping).
         device: ``auto``, ``cpu`` or ``cuda``.
         threads: torch intra-op threads (``None`` keeps torch's default).
@@ -107,6 +112,7 @@ class Trainer:
         max_epochs: int = 200,
         patience: int = 20,
         batch_size: int | None = None,
+        batch_positives: int = 0,
         gradient_clip: float | None = 5.0,
         device: str = "auto",
         threads: int | None = None,
@@ -120,9 +126,12 @@ class Trainer:
             raise ValueError(f"trainer.optimizer must be adam or adamw, got {optimizer!r}")
         if distributed and not batch_size:
             raise ValueError("distributed training needs trainer.batch_size (mini-batches)")
+        if batch_positives < 0:
+            raise ValueError(f"trainer.batch_positives must be >= 0, got {batch_positives}")
         self.lr, self.weight_decay, self.optimizer_name = lr, weight_decay, optimizer
         self.max_epochs, self.patience = max_epochs, patience
         self.batch_size, self.gradient_clip = batch_size, gradient_clip
+        self.batch_positives = batch_positives
         self.device = resolve_device(device)
         self.threads = threads
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
@@ -160,12 +169,21 @@ class Trainer:
             return copy.deepcopy(model.state_dict())
         return None
 
-    def batches(self, num_nodes: int, epoch: int) -> list[Tensor | None]:
-        """This rank's batches of one epoch: a seeded global order, every rank's share."""
+    def batches(
+        self, num_nodes: int, epoch: int, positives: PositiveIndex | None = None
+    ) -> list[Tensor | None]:
+        """This rank's batches of one epoch: a seeded global order, every rank's share.
+
+        ``positives`` (on the CPU) is needed when ``batch_positives > 0``."""
         if self.batch_size is None or (self.batch_size >= num_nodes and self.world_size == 1):
             return [None]
         generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-        batches = torch.randperm(num_nodes, generator=generator).split(self.batch_size)
+        if self.batch_positives:
+            if positives is None:
+                raise ValueError("trainer.batch_positives > 0 needs the positive index")
+            batches = positive_batches(positives, self.batch_size, self.batch_positives, generator)
+        else:
+            batches = random_batches(num_nodes, self.batch_size, generator)
         usable = len(batches) // self.world_size * self.world_size
         if usable == 0:
             raise ValueError(f"{len(batches)} batches cannot be shared by {self.world_size} ranks")
@@ -187,6 +205,7 @@ class Trainer:
         model.to(self.device)
         inputs = inputs.to(self.device)
         positives = PositiveIndex(positive_index.to(self.device), inputs.num_nodes)
+        sampling_positives = positives.to("cpu") if self.batch_positives else None
         objective: nn.Module = Objective(model, loss_fn)
         if self.distributed:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
@@ -201,7 +220,7 @@ class Trainer:
             model.train()
             start = time.perf_counter()
             totals = torch.zeros(3, device=self.device)
-            batches = self.batches(inputs.num_nodes, epoch)
+            batches = self.batches(inputs.num_nodes, epoch, sampling_positives)
             pending_state = None
             for index in batches:
                 for optimizer in optimizers:
