@@ -58,6 +58,11 @@ def attention_values(output: HeCoOutput) -> dict[str, float]:
     return {k: float(v) for k, v in values.items()}
 
 
+def sparse_tables(model: nn.Module) -> list[nn.Parameter]:
+    """The weights of embedding tables with sparse gradients (``model.sparse_embeddings``)."""
+    return [m.weight for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse]
+
+
 def is_main_process() -> bool:
     """True outside distributed training and on rank 0 inside it."""
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
@@ -101,7 +106,9 @@ class Trainer:
         distributed: data-parallel over ``torch.distributed`` (``torchrun`` sets the
             rendezvous); each rank takes every ``world_size``-th batch of one global order,
             gradients are averaged by DDP, so a step sees ``world_size`` batches.
-        backend: ``auto`` (``nccl`` on CUDA, ``gloo`` on CPU), ``gloo`` or ``nccl``.
+        backend: ``auto`` (``nccl`` on CUDA, ``gloo`` on CPU), ``gloo`` or ``nccl``. NCCL
+            cannot all-reduce sparse gradients: with sparse embedding tables ``fit`` stops
+            before the first step and asks for ``model.sparse_embeddings=false`` or gloo.
     """
 
     def __init__(
@@ -143,12 +150,23 @@ class Trainer:
         self.best_epoch = 0
         self.best_loss = math.inf
 
-    def _setup_distributed(self) -> None:
+    def _backend(self) -> str:
+        if dist.is_initialized():
+            return dist.get_backend()
+        if self.backend == "auto":
+            return "nccl" if self.device.type == "cuda" else "gloo"
+        return self.backend
+
+    def _setup_distributed(self, model: nn.Module) -> None:
+        if self._backend() == "nccl" and sparse_tables(model):
+            raise ValueError(
+                "trainer=ddp with the nccl backend cannot all-reduce the sparse gradients of "
+                "model.sparse_embeddings=true (NCCL has no sparse all-reduce); set "
+                "model.sparse_embeddings=false (dense gradients for the embedding tables) or "
+                "trainer.backend=gloo"
+            )
         if not dist.is_initialized():
-            backend = self.backend
-            if backend == "auto":
-                backend = "nccl" if self.device.type == "cuda" else "gloo"
-            dist.init_process_group(backend)
+            dist.init_process_group(self._backend())
         self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
         if self.device.type == "cuda":
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
@@ -156,7 +174,7 @@ class Trainer:
 
     def _optimizers(self, model: nn.Module) -> list[torch.optim.Optimizer]:
         """Adam(W) for the dense parameters; SparseAdam for sparse embedding tables."""
-        sparse = [m.weight for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse]
+        sparse = sparse_tables(model)
         dense = [p for p in model.parameters() if all(p is not q for q in sparse)]
         optimizer = torch.optim.AdamW if self.optimizer_name == "adamw" else torch.optim.Adam
         optimizers = [optimizer(dense, lr=self.lr, weight_decay=self.weight_decay)]
@@ -201,7 +219,7 @@ class Trainer:
         if self.threads:
             torch.set_num_threads(self.threads)
         if self.distributed:
-            self._setup_distributed()
+            self._setup_distributed(model)
         model.to(self.device)
         inputs = inputs.to(self.device)
         positives = PositiveIndex(positive_index.to(self.device), inputs.num_nodes)
