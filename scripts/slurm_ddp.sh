@@ -20,4 +20,5 @@ srun .venv/bin/torchrun \
   --rdzv_id="$SLURM_JOB_ID" \
   --rdzv_backend=c10d \
   --rdzv_endpoint="$head_node:29500" \
-  -m heco_pyg.train trainer=ddp experiment=minibatch hydra.run.dir="$run_dir" "$@"
+  -m heco_pyg.train trainer=ddp experiment=minibatch hydra.run.dir="$run_dir" \
+  model.sparse_embeddings=false "$@"  # NCCL cannot all-reduce sparse gradients
