@@ -49,6 +49,10 @@ class Workspace:
         self.buffer: Tensor | None = None
         self.lease: weakref.ref | None = None
 
+    def release(self) -> None:
+        """Frees the buffer (after training); a later :meth:`take` allocates again."""
+        self.buffer = None
+
     def take(self, rows: int, columns: int, like: Tensor) -> tuple[Tensor, object]:
         """A ``[rows, columns]`` buffer and its lease token (keep it while using the buffer)."""
         token = _Lease()

@@ -83,6 +83,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
         positives = data[positive_edge_type(target)].edge_index
         epoch_logger = EpochLogger(tracker, positives, **cfg.get("epoch_logging", {}))
         trainer.fit(model, loss_fn, inputs, positives, on_epoch=epoch_logger)
+        if hasattr(loss_fn, "workspace"):  # its N x N buffer is not needed for evaluation
+            loss_fn.workspace.release()
         if not main_process:
             return {"loss": trainer.best_loss}
         schema, semantic, _ = embed(model, inputs, cfg.trainer.get("batch_size"))

@@ -162,6 +162,8 @@ def test_workspace_is_reused_across_steps_and_never_shared_by_live_graphs():
     fourth = CrossViewLogSumExp.apply(a, b, 0.8, *PAIRS, workspace)
     assert workspace.lease() is not None and workspace.buffer is buffer
     del fourth
+    workspace.release()
+    assert workspace.buffer is None
 
 
 def test_blocked_log_sums_backward_runs_once():
