@@ -20,6 +20,7 @@ from heco_pyg.evaluation.diagnostics import (
     alignment,
     effective_rank,
     mean_pairwise_cosine,
+    pair_alignment,
     uniformity,
 )
 from heco_pyg.nn.heco import HeCoOutput
@@ -53,8 +54,8 @@ def view_diagnostics(
     values = {"diagnostics/alignment": alignment(views["schema"], views["semantic"])}
     if positive_index is not None:
         anchor, positive = positive_index.cpu()
-        values["diagnostics/alignment_positives"] = alignment(
-            views["semantic"][anchor], views["schema"][positive]
+        values["diagnostics/alignment_positives"] = pair_alignment(
+            views["semantic"], views["schema"], anchor, positive
         )
     for view, z in views.items():
         values[f"diagnostics/uniformity/{view}"] = uniformity(z, max_nodes=max_nodes)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from heco_pyg.callbacks import EpochLogger, attention_entropy, view_diagnostics
-from heco_pyg.evaluation.diagnostics import alignment, uniformity
+from heco_pyg.evaluation.diagnostics import alignment, pair_alignment, uniformity
 from heco_pyg.nn.heco import HeCoOutput
 from heco_pyg.trainer import EpochRecord
 
@@ -42,6 +42,15 @@ def test_alignment_hand_computed():
     assert alignment(a, b, alpha=1) == pytest.approx(math.sqrt(2) / 2)
     with pytest.raises(ValueError, match="paired rows"):
         alignment(a, b[:1])
+
+
+def test_pair_alignment_equals_alignment_of_gathered_rows_in_any_chunks():
+    torch.manual_seed(0)
+    a, b = torch.randn(7, 3), torch.randn(5, 3)
+    first, second = torch.randint(0, 7, (23,)), torch.randint(0, 5, (23,))
+    expected = alignment(a[first], b[second])
+    for chunk in (1, 4, 100):
+        assert pair_alignment(a, b, first, second, chunk=chunk) == pytest.approx(expected)
 
 
 def test_uniformity_hand_computed_and_bounds():
