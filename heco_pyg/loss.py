@@ -46,7 +46,7 @@ class Workspace:
     """
 
     def __init__(self) -> None:
-        self.buffer: Tensor | None = None
+        self.buffer: Tensor | None = None  # flat storage, as large as the largest request
         self.lease: weakref.ref | None = None
 
     def release(self) -> None:
@@ -54,17 +54,19 @@ class Workspace:
         self.buffer = None
 
     def take(self, rows: int, columns: int, like: Tensor) -> tuple[Tensor, object]:
-        """A ``[rows, columns]`` buffer and its lease token (keep it while using the buffer)."""
+        """A ``[rows, columns]`` buffer and its lease token (keep it while using the buffer).
+
+        Mini-batches of varying size share the storage of the largest one so far."""
         token = _Lease()
         if self.lease is not None and self.lease() is not None:
             return like.new_empty(rows, columns), token
         buffer = self.buffer
-        if (buffer is None or buffer.shape != (rows, columns) or buffer.dtype != like.dtype
+        if (buffer is None or buffer.numel() < rows * columns or buffer.dtype != like.dtype
                 or buffer.device != like.device):  # fmt: skip
             self.buffer = None  # free the old buffer before allocating the new one
-            self.buffer = buffer = like.new_empty(rows, columns)
+            self.buffer = buffer = like.new_empty(rows * columns)
         self.lease = weakref.ref(token)
-        return buffer, token
+        return buffer[: rows * columns].view(rows, columns), token
 
 
 class _Lease:

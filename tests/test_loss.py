@@ -162,6 +162,12 @@ def test_workspace_is_reused_across_steps_and_never_shared_by_live_graphs():
     fourth = CrossViewLogSumExp.apply(a, b, 0.8, *PAIRS, workspace)
     assert workspace.lease() is not None and workspace.buffer is buffer
     del fourth
+    # A smaller (mini-)batch reuses the same storage.
+    smaller = CrossViewLogSumExp.apply(
+        a[:4], b[:4], 0.8, *torch.tensor([[0, 1], [0, 3]]), workspace
+    )
+    assert workspace.buffer is buffer
+    del smaller
     workspace.release()
     assert workspace.buffer is None
 
