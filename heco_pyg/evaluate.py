@@ -1,29 +1,69 @@
-"""Evaluate a finished run: ``python -m heco_pyg.evaluate run_dir=DIR task=protocol``.
+"""Evaluate a finished run: ``python -m heco_pyg.evaluate run_dir=DIR [task=protocol|recommend]``.
 
-Tasks:
+Tasks (``conf/task/``, each a ``_target_`` below):
+
 * ``protocol``: the HeCo paper's node-classification and clustering protocol
-  (:mod:`heco_pyg.evaluation.protocol`).
-* ``recommend``: held-out citation recommendation (:mod:`heco_pyg.evaluation.recommendation`).
+  (:mod:`heco_pyg.evaluation.protocol`) on the run's meta-path view, re-embedded from its
+  checkpoint in eval mode; ``+protocol.lr=...`` (any key of the run's ``protocol``
+  settings), ``+data_dir=DIR`` (the run's data has moved), ``+threads=N``.
+* ``recommend``: held-out citation recommendation
+  (:mod:`heco_pyg.evaluation.recommendation`) of every view and the baselines.
 """
 
 from __future__ import annotations
 
-import importlib
-
 import hydra
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-TASKS = {
-    "protocol": "heco_pyg.evaluation.protocol",
-    "recommend": "heco_pyg.evaluation.recommendation",
-}
+from heco_pyg.evaluation import ProtocolSettings
+from heco_pyg.evaluation.protocol import evaluate_protocol, split_indices
+from heco_pyg.evaluation.recommendation import evaluate_recommendation
+from heco_pyg.evaluation.tables import protocol_markdown, recommendation_markdown
+from heco_pyg.runs.restore import load_run_graph, load_trained_model
+from heco_pyg.runs.run_dir import RunDir
+from heco_pyg.training.distributed import configure_threads
+from heco_pyg.training.embedding import VIEWS, embed
+
+
+def protocol_task(cfg: DictConfig) -> dict:
+    """The paper's protocol; ``eval.json`` and ``eval.md`` into the run dir."""
+    run = RunDir(cfg.run_dir)
+    run_cfg = run.config()
+    if cfg.get("data_dir"):
+        run_cfg.paths.data_dir = cfg.data_dir
+    configure_threads(cfg.get("threads"))
+    model, data, inputs = load_trained_model(run, run_cfg)
+    _, semantic, _ = embed(model, inputs, run_cfg.trainer.get("batch_size"))
+    settings = ProtocolSettings.from_config(
+        dict(run_cfg.get("protocol") or {}) | dict(cfg.get("protocol") or {})
+    )
+    result = evaluate_protocol(semantic, data[data.target].y, split_indices(data), settings,
+                               int(cfg.get("seed", 0)))  # fmt: skip
+    table = protocol_markdown(result, f"HeCo protocol: {getattr(data, 'name', run.path.name)}")
+    run.write_evaluation("eval", result, table)
+    print(table)
+    return result
+
+
+def recommendation_task(cfg: DictConfig, k: int = 10, batch_size: int = 256) -> dict:
+    """Held-out citations; ``recommend_eval.json`` and ``recommend_eval.md`` into the run dir."""
+    run = RunDir(cfg.run_dir)
+    configure_threads((cfg.get("recommend") or {}).get("threads"))
+    embeddings = {view: run.embeddings(view)[0] for view in VIEWS}
+    data = load_run_graph(run)
+    summary = evaluate_recommendation(data, embeddings, k, batch_size, seed=int(cfg.seed))
+    summary["run_dir"] = str(run.path)
+    summary["data"] = str(getattr(data, "name", ""))
+    table = recommendation_markdown(summary)
+    run.write_evaluation("recommend_eval", summary, table)
+    print(table)
+    return summary
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    if cfg.task not in TASKS:
-        raise SystemExit(f"unknown task={cfg.task!r}; expected one of {sorted(TASKS)}")
-    importlib.import_module(TASKS[cfg.task]).evaluate_run(cfg)
+    instantiate(cfg.task)(cfg)
 
 
 if __name__ == "__main__":

@@ -9,97 +9,36 @@ A query is an OpenAlex id (``W...`` or its URL), a DOI (when the run has a ``pap
 with a ``doi`` column) or a row index. The query paper itself is left out of its results.
 Titles are shown when the run dir holds ``papers.csv`` (``paper_id``, ``title``, ``doi``;
 optional, written by data sources that know them). ``record=`` embeds papers that are not
-in the graph with :mod:`heco_pyg.coldstart` and searches the schema view.
+in the graph with :mod:`heco_pyg.retrieval.coldstart` and searches the schema view.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import hydra
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig, ListConfig
 from torch import Tensor
 
-from heco_pyg.coldstart import (
-    ColdStartEncoder,
-    load_trained_model,
-    neighbour_lookup,
-    normalise_id,
-    paper_from_record,
-)
 from heco_pyg.data.graph import DataError
-from heco_pyg.retrieval import exact_topk, load_embeddings, load_or_build_index
+from heco_pyg.retrieval.catalog import Catalog, normalise_id
+from heco_pyg.retrieval.coldstart import (
+    ColdStartEncoder,
+    neighbour_lookup,
+    paper_from_record,
+    read_records,
+)
+from heco_pyg.retrieval.search import exact_topk, load_or_build_index
+from heco_pyg.runs.restore import load_trained_model
+from heco_pyg.runs.run_dir import RunDir
+from heco_pyg.training.distributed import configure_threads
 
 log = logging.getLogger(__name__)
-
-DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:")
-
-
-def normalise_doi(value: str) -> str | None:
-    """``https://doi.org/10.1/X`` / ``doi:10.1/x`` / ``10.1/x`` -> ``10.1/x``; else None."""
-    text = str(value).strip().lower()
-    for prefix in DOI_PREFIXES:
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-    return text if text.startswith("10.") and "/" in text else None
-
-
-@dataclass
-class Catalog:
-    """The run's papers by row: ids, optional titles, and lookups by id and DOI."""
-
-    ids: list[str]
-    titles: list[str | None]
-    by_id: dict[str, int]
-    by_doi: dict[str, int]
-
-    @classmethod
-    def load(cls, ids: list[str], metadata: str | os.PathLike | None = None) -> Catalog:
-        titles: list[str | None] = [None] * len(ids)
-        by_id = {normalise_id(i): row for row, i in enumerate(ids)}
-        by_doi: dict[str, int] = {}
-        if metadata is not None:
-            table = pd.read_csv(metadata, dtype=str, keep_default_na=False)
-            if "paper_id" not in table.columns:
-                columns = list(table.columns)
-                raise DataError(f"{metadata}: missing column 'paper_id' (has {columns})")
-            rows = [by_id.get(normalise_id(i), -1) for i in table["paper_id"]]
-            for column in ("title", "doi"):
-                if column not in table.columns:
-                    continue
-                for row, value in zip(rows, table[column], strict=True):
-                    if row < 0 or not value:
-                        continue
-                    if column == "title":
-                        titles[row] = value
-                    elif (doi := normalise_doi(value)) is not None:
-                        by_doi[doi] = row
-        return cls(list(ids), titles, by_id, by_doi)
-
-    def resolve(self, query: str | int) -> int:
-        """The row of a query: a row index, a DOI or a paper id."""
-        if isinstance(query, int) or str(query).strip().isdigit():
-            row = int(query)
-            if not 0 <= row < len(self.ids):
-                raise DataError(f"query {query!r}: row out of range [0, {len(self.ids)})")
-            return row
-        if (doi := normalise_doi(query)) is not None:
-            if not self.by_doi:
-                raise DataError(f"query {query!r}: this run has no DOIs (papers.csv 'doi' column)")
-            if doi not in self.by_doi:
-                raise DataError(f"query {query!r}: DOI not among the run's papers")
-            return self.by_doi[doi]
-        row = self.by_id.get(normalise_id(query))
-        if row is None:
-            raise DataError(f"query {query!r}: not among the run's {len(self.ids)} paper ids")
-        return row
 
 
 def search(
@@ -121,23 +60,9 @@ def read_queries(cfg: DictConfig) -> list[str | int]:
     return queries
 
 
-def read_records(path: str | os.PathLike) -> list[dict]:
-    """Work records from a JSON object, a list, an API page (``results``) or JSON Lines."""
-    text = Path(path).read_text()
-    try:
-        loaded = json.loads(text)
-    except json.JSONDecodeError:
-        loaded = [json.loads(line) for line in text.split("\n") if line.strip()]
-    if isinstance(loaded, dict):
-        loaded = loaded.get("results", [loaded])
-    if not isinstance(loaded, list) or not all(isinstance(r, dict) for r in loaded):
-        raise DataError(f"{path}: expected work records (objects)")
-    return loaded
-
-
-def cold_start_queries(run_dir: Path, records: list[dict], seed: int) -> tuple[Tensor, list[str]]:
+def cold_start_queries(run: RunDir, records: list[dict], seed: int) -> tuple[Tensor, list[str]]:
     """Schema-view query vectors of unseen papers, and a label for each."""
-    model, data, inputs = load_trained_model(run_dir)
+    model, data, inputs = load_trained_model(run)
     lookup = neighbour_lookup(data)
     known = {normalise_id(i): r for r, i in enumerate(getattr(data[data.target], "node_ids", []))}
     papers = []
@@ -145,7 +70,8 @@ def cold_start_queries(run_dir: Path, records: list[dict], seed: int) -> tuple[T
         row = known.get(normalise_id(record.get("id", "")))
         if record.get("features") is None and row is not None:  # known paper: its features
             record = {**record, "features": data[data.target].x[row].tolist()}
-        paper = paper_from_record(record, lookup, require_features=model.aggregation == "attention")
+        paper = paper_from_record(record, lookup,
+                                  require_features=model.samples_neighbours)  # fmt: skip
         log.info("cold start %s: %s neighbours unknown to the graph", paper.paper_id, paper.unknown)
         papers.append(paper)
     vectors = ColdStartEncoder(model, inputs, seed=seed)(papers)
@@ -174,37 +100,36 @@ def format_results(results: list[dict], output: str) -> str:
 
 def recommend(cfg: DictConfig) -> list[dict]:
     """Resolves the queries, searches, returns one result dict per query."""
-    run_dir = Path(cfg.run_dir)
+    run = RunDir(cfg.run_dir)
     if cfg.index not in ("exact", "faiss"):
         raise ValueError(f"index must be exact or faiss, got {cfg.index!r}")
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg.threads))
+    configure_threads(cfg.get("threads"))
     queries, records = read_queries(cfg), read_records(cfg.record) if cfg.record else []
     if not queries and not records:
         raise DataError("no query: give query=ID, query=[...], query_file=FILE or record=FILE")
-    metadata = cfg.metadata
-    if metadata is None and (run_dir / "papers.csv").is_file():
-        metadata = run_dir / "papers.csv"
+    metadata = cfg.metadata if cfg.metadata is not None else run.papers()
+
+    @cache
+    def view_corpus(view: str) -> tuple[Tensor, Catalog]:  # each view read once
+        corpus, ids = run.embeddings(view)
+        return corpus, Catalog.load(ids, metadata)
 
     plan = []  # (view, query vectors, labels, rows or -1)
     if queries:
-        corpus, ids = load_embeddings(run_dir, cfg.view)
-        catalog = Catalog.load(ids, metadata)
+        corpus, catalog = view_corpus(cfg.view)
         rows = torch.tensor([catalog.resolve(q) for q in queries], dtype=torch.long)
         plan.append((cfg.view, corpus[rows], [str(q) for q in queries], rows))
     if records:
-        vectors, labels = cold_start_queries(run_dir, records, int(cfg.seed))
+        vectors, labels = cold_start_queries(run, records, int(cfg.seed))
         plan.append((ColdStartEncoder.view, vectors, labels, torch.full((len(labels),), -1)))
 
     results = []
     for view, vectors, labels, rows in plan:
-        corpus, ids = load_embeddings(run_dir, view)
-        catalog = Catalog.load(ids, metadata)
+        corpus, catalog = view_corpus(view)
         index = None
         if cfg.index == "faiss":
-            index = load_or_build_index(
-                run_dir / "embeddings" / f"{view}.npy", run_dir / "index", cfg.nlist, cfg.nprobe
-            )
+            index = load_or_build_index(run.embedding_path(view), run.index_dir, cfg.nlist,
+                                        cfg.nprobe)  # fmt: skip
         scores, found = search(corpus, vectors, cfg.k, rows, index, cfg.batch_size)
         columns = (labels, rows.tolist(), scores.tolist(), found.tolist())
         for label, row, score, hits in zip(*columns, strict=True):

@@ -1,14 +1,13 @@
 """Train HeCo and write embeddings: ``python -m heco_pyg.train model=heco data=synthetic``.
 
 The recipe: seed, build the graph (all input checks happen here, before anything is
-written), build model and loss, fit, embed, evaluate, write outputs, return the metric
-that Hydra sweepers optimise.
+written), build model and loss, fit, embed, write the run's outputs, evaluate, return the
+metric that Hydra sweepers optimise.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import random
 from pathlib import Path
 
@@ -16,25 +15,19 @@ import hydra
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from torch_geometric.data import HeteroData
 
-from heco_pyg.callbacks import EpochLogger
-from heco_pyg.data.graph import DataError, model_arguments, model_inputs, positive_edge_type
-from heco_pyg.evaluation import evaluate_embeddings, format_table
-from heco_pyg.evaluation.protocol import evaluate_trained
-from heco_pyg.outputs import (
-    plot_history,
-    view_embeddings,
-    write_embeddings,
-    write_history,
-    write_metrics,
-    write_paper_metadata,
-)
-from heco_pyg.sweep import optimized_value
-from heco_pyg.trainer import embed
+from heco_pyg.data import build_data
+from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
+from heco_pyg.evaluation import ProtocolSettings, evaluate_embeddings
+from heco_pyg.evaluation.protocol import evaluate_protocol, flat_metrics, has_splits, split_indices
+from heco_pyg.evaluation.tables import format_table, protocol_markdown
+from heco_pyg.runs.run_dir import RunDir
+from heco_pyg.runs.sweep import optimized_value
+from heco_pyg.training.distributed import configure_threads, is_main_process
+from heco_pyg.training.embedding import embed, view_embeddings
+from heco_pyg.training.epoch_logger import EpochLogger
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +38,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_data(cfg: DictConfig) -> HeteroData:
-    """The configured graph; a :class:`DataError` surfaces as itself, not wrapped by Hydra."""
-    try:
-        return instantiate(cfg.data, _convert_="all")
-    except InstantiationException as error:
-        if isinstance(error.__cause__, DataError):
-            raise error.__cause__ from None
-        raise
-
-
 def flatten(results: dict[str, dict[str, float]]) -> dict[str, float]:
     return {f"{view}/{k}": v for view, metrics in results.items() for k, v in metrics.items()}
 
@@ -62,57 +45,64 @@ def flatten(results: dict[str, dict[str, float]]) -> dict[str, float]:
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     """Runs one training job into ``run_dir``; returns the flat metrics."""
     seed_everything(cfg.seed)
-    if cfg.trainer.get("threads"):
-        torch.set_num_threads(cfg.trainer.threads)
+    configure_threads(cfg.trainer.get("threads"))
+    run = RunDir(run_dir)
 
-    data = build_data(cfg)
+    data = build_data(cfg.data)
     target = data.target
     model = instantiate(cfg.model, **model_arguments(data))
     loss_fn = instantiate(cfg.loss)
     inputs = model.prepare(**model_inputs(data))
-    log.info("graph: %s", {k: v for k, v in getattr(data, "metapath_stats", {}).items()})
+    log.info("graph: %s", dict(getattr(data, "metapath_stats", {})))
     log.info("model: %r", model)
 
     # Under torchrun only rank 0 logs and writes outputs.
-    main_process = int(os.environ.get("RANK", "0")) == 0
-    overrides = {} if main_process else {"mode": "disabled"}
-    tracker = instantiate(cfg.logger, dir=run_dir, _recursive_=False, **overrides)
+    overrides = {} if is_main_process() else {"mode": "disabled"}
+    tracker = instantiate(cfg.logger, dir=run.path, _recursive_=False, **overrides)
     tracker.config(OmegaConf.to_container(cfg, resolve=True))
     try:
-        trainer = instantiate(cfg.trainer, checkpoint_path=run_dir / "checkpoint.pt", seed=cfg.seed)
+        trainer = instantiate(cfg.trainer, checkpoint_path=run.checkpoint, seed=cfg.seed)
         positives = data[positive_edge_type(target)].edge_index
         epoch_logger = EpochLogger(tracker, positives, **cfg.get("epoch_logging", {}))
         trainer.fit(model, loss_fn, inputs, positives, on_epoch=epoch_logger)
         if hasattr(loss_fn, "workspace"):  # its N x N buffer is not needed for evaluation
             loss_fn.workspace.release()
-        if not main_process:
+        if not is_main_process():
             return {"loss": trainer.best_loss}
+
+        # Outputs.
         schema, semantic, _ = embed(model, inputs, cfg.trainer.get("batch_size"))
         embeddings = view_embeddings(schema, semantic)
         ids = getattr(data[target], "node_ids", None) or [str(i) for i in range(len(schema))]
-        paths = write_embeddings(run_dir, embeddings, ids)
-        write_paper_metadata(run_dir, ids, data[target])
-        history = write_history(run_dir, epoch_logger.rows)
-        plot_history(run_dir, history)
+        paths = run.write_embeddings(embeddings, ids)
+        store = data[target]
+        run.write_papers(ids, getattr(store, "titles", None), getattr(store, "dois", None))
+        history = run.write_history(epoch_logger.rows)
+        from heco_pyg.runs.plots import plot_history  # matplotlib only once training is done
 
-        labels = data[target].y.numpy() if "y" in data[target] else None
-        results = evaluate_embeddings(
-            embeddings | {"features": data[target].x.numpy()},
-            labels,
-            cfg.seed,
-            **cfg.evaluation,
-        )
+        plot_history(history, run.loss_plot, run.attention_plot)
+
+        # Evaluation: every view and the raw features on seeded few-label splits; the
+        # paper's protocol on the raw meta-path view when the data has its fixed splits.
+        settings = ProtocolSettings.from_config(cfg.get("protocol"))
+        labels = store.y.numpy() if "y" in store else None
+        results = evaluate_embeddings(embeddings | {"features": store.x.numpy()}, labels,
+                                      settings, cfg.seed)  # fmt: skip
         metrics = flatten(results) | {
             "loss": trainer.best_loss,
             "best_epoch": trainer.best_epoch,
             "epochs": len(trainer.history),
             "seconds_per_epoch": float(history["seconds"].mean()),
         }
-        # The paper's protocol on the raw meta-path view, when the data has splits.
-        metrics |= evaluate_trained(data, semantic, cfg.get("protocol"), run_dir, cfg.seed)
-        write_metrics(run_dir, metrics)
+        if has_splits(data):
+            result = evaluate_protocol(semantic, store.y, split_indices(data), settings, cfg.seed)
+            table = protocol_markdown(result, f"HeCo protocol: {getattr(data, 'name', '')}")
+            run.write_evaluation("eval", result, table)
+            print(table)
+            metrics |= flat_metrics(result)
+        run.write_metrics(metrics)
         tracker.summary(metrics)
-        tracker.artifact(f"embeddings-{data.name}", [*paths, run_dir / "checkpoint.pt"])
+        tracker.artifact(f"embeddings-{data.name}", [*paths, run.checkpoint])
         print(format_table(results))
     finally:
         tracker.finish()
@@ -123,7 +113,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
 def main(cfg: DictConfig) -> float | None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     metrics = train(cfg, run_dir)
-    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports the metric
+    if not is_main_process():  # torchrun: rank 0 reports the metric
         return None
     return optimized_value(metrics, cfg.get("optimized_metric"))
 

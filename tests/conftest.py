@@ -28,8 +28,8 @@ TINY_SYNTHETIC = [
     "trainer.max_epochs=3",
     "trainer.threads=1",
     "trainer.progress=false",
-    "evaluation.probe_repeats=1",
-    "evaluation.clustering_runs=1",
+    "protocol.repeats=1",
+    "protocol.clustering_runs=1",
 ]
 
 

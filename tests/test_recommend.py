@@ -6,8 +6,10 @@ import torch
 from omegaconf import OmegaConf, open_dict
 
 from heco_pyg.data.graph import DataError, schema_edge_type
-from heco_pyg.recommend import Catalog, format_results, normalise_doi, recommend
-from heco_pyg.retrieval import faiss_available, load_run_graph
+from heco_pyg.recommend import format_results, recommend
+from heco_pyg.retrieval.catalog import Catalog, normalise_doi
+from heco_pyg.retrieval.search import faiss_available
+from heco_pyg.runs.restore import load_run_graph
 from heco_pyg.train import train
 from tests.conftest import TINY_SYNTHETIC, compose_config
 

@@ -9,8 +9,8 @@ import pytest
 from omegaconf import open_dict
 
 from heco_pyg.train import train
-from heco_pyg.wandb_files import read_history
 from tests.conftest import ROOT, TINY_SYNTHETIC, compose_config
+from tests.helpers.wandb_files import read_history
 
 
 def check_outputs(run_dir, epochs):
@@ -91,16 +91,3 @@ def test_command_line_entry_point(tmp_path):
     assert "micro_f1" in result.stdout  # the evaluation table
     assert (tmp_path / "cli" / "embeddings" / "fused.npy").exists()
     assert (tmp_path / "cli" / ".hydra" / "config.yaml").exists()
-
-
-def test_paper_metadata_is_written_when_the_graph_knows_titles(tmp_path):
-    from heco_pyg.outputs import write_paper_metadata
-
-    class Store:
-        titles = ["A study", "Another"]
-
-    path = write_paper_metadata(tmp_path, ["W1", "W2"], Store())
-    table = pd.read_csv(path, keep_default_na=False)
-    assert table.to_dict("list") == {"paper_id": ["W1", "W2"], "title": ["A study", "Another"],
-                                     "doi": ["", ""]}  # fmt: skip
-    assert write_paper_metadata(tmp_path / "none", ["W1"], object()) is None

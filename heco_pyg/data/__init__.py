@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig
 from torch_geometric.data import HeteroData
 
 from heco_pyg.data.artifacts import read_artifacts, write_artifacts
 from heco_pyg.data.graph import DataError, build_graph
 from heco_pyg.data.heco_benchmark import load_heco_benchmark_graph
-from heco_pyg.data.pipeline import prepare_paper_graph, split_preparation_arguments
+from heco_pyg.data.pipeline import prepare_paper_graph
 from heco_pyg.data.synthetic import generate_synthetic
 
 __all__ = [
     "DataError",
+    "build_data",
     "build_graph",
     "load_heco_benchmark",
     "load_openalex",
@@ -22,27 +28,46 @@ __all__ = [
 ]
 
 
-def load_synthetic(name: str = "synthetic", **arguments) -> HeteroData:
+def build_data(data_config: DictConfig) -> HeteroData:
+    """The graph a ``data`` config group describes (its ``_target_`` is one of the loaders
+    below); a :class:`DataError` surfaces as itself, not wrapped by Hydra."""
+    try:
+        return instantiate(data_config, _convert_="all")
+    except InstantiationException as error:
+        if isinstance(error.__cause__, DataError):
+            raise error.__cause__ from None
+        raise
+
+
+def load_synthetic(
+    name: str = "synthetic", preparation: Mapping | None = None, **generator_arguments
+) -> HeteroData:
     """``data=synthetic``: the generated graph, prepared for HeCo.
 
-    ``arguments``: :func:`prepare_paper_graph`'s keywords (``sample_sizes``, ``pos_num``,
-    pruning) and :func:`generate_synthetic`'s (sizes, ``seed``, ...).
+    Args:
+        preparation: :func:`prepare_paper_graph`'s keywords (``sample_sizes``,
+            ``pos_num``, meta-path pruning), ``data.preparation`` in the config.
+        generator_arguments: :func:`generate_synthetic`'s (sizes, ``seed``, ...).
     """
-    preparation, generator_arguments = split_preparation_arguments(arguments)
     data = generate_synthetic(**generator_arguments)
     data.name = name
-    return prepare_paper_graph(data, **preparation)
+    return prepare_paper_graph(data, **dict(preparation or {}))
 
 
-def load_openalex(source: str, path: str | None, name: str = "openalex", **arguments) -> HeteroData:
+def load_openalex(
+    source: str,
+    path: str | None,
+    name: str = "openalex",
+    preparation: Mapping | None = None,
+    **ingest_arguments,
+) -> HeteroData:
     """``data=openalex``: OpenAlex papers from ``source``.
 
     ``artifacts``: the notebook's folder; ``works`` (files of OpenAlex work records) and
     ``api`` (the live API): :func:`heco_pyg.data.openalex.ingest_works`, which takes the
-    ``data.*`` keys that :func:`prepare_paper_graph` does not (``query``, ``concepts``,
-    ``min_concept_score``, ``label``, ...).
+    other ``data.*`` keys (``query``, ``concepts``, ``min_concept_score``, ``label``, ...).
+    ``preparation``: :func:`prepare_paper_graph`'s keywords (``data.preparation``).
     """
-    preparation, ingest_arguments = split_preparation_arguments(arguments)
     if source == "artifacts":
         if not path:
             raise DataError("data.source=artifacts needs data.path=DIR (the artifacts folder)")
@@ -54,7 +79,7 @@ def load_openalex(source: str, path: str | None, name: str = "openalex", **argum
     else:
         raise DataError(f"unknown data.source={source!r}; expected one of: artifacts, works, api")
     data.name = name
-    return prepare_paper_graph(data, **preparation)
+    return prepare_paper_graph(data, **dict(preparation or {}))
 
 
 def load_heco_benchmark(**config) -> HeteroData:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 
 from torch_geometric.data import HeteroData
@@ -37,7 +36,7 @@ def prepare_paper_graph(
     """
     missing = [t for t in data.neighbour_types if t not in sample_sizes]
     if missing:
-        raise DataError(f"data.sample_sizes has no entry for {missing}")
+        raise DataError(f"data.preparation.sample_sizes has no entry for {missing}")
     transform = Compose([
         AddMetaPathCounts(
             PAPER_METAPATHS,
@@ -53,11 +52,3 @@ def prepare_paper_graph(
     data = transform(data)
     data.sample_sizes = dict(sample_sizes)
     return data
-
-
-def split_preparation_arguments(arguments: Mapping) -> tuple[dict, dict]:
-    """Splits a flat ``data.*`` config into :func:`prepare_paper_graph`'s keywords (meta-path
-    pruning, positives, sample sizes) and the rest (the source's own arguments)."""
-    keys = set(inspect.signature(prepare_paper_graph).parameters) - {"data"}
-    preparation = {k: v for k, v in arguments.items() if k in keys}
-    return preparation, {k: v for k, v in arguments.items() if k not in keys}

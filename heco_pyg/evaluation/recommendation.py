@@ -11,27 +11,23 @@ items. Every other paper is ranked by a score (the query itself is left out) and
 
 averaged over queries. Scores: the run's embeddings (cosine, per view) and three
 baselines: the raw text features (cosine), co-authorship (the PAP count: shared
-authors, ties broken at random) and random scores. Writes ``recommend_eval.json`` and
-``recommend_eval.md`` into the run dir.
+authors, ties broken at random) and random scores. The command
+(:mod:`heco_pyg.evaluate`) writes the results into the run's folder.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig
 from torch import Tensor
 
 from heco_pyg.data.graph import DataError, schema_edge_type
-from heco_pyg.retrieval import VIEWS, load_embeddings, load_run_config, load_run_graph, mask_out
+from heco_pyg.retrieval.search import mask_out
 
 log = logging.getLogger(__name__)
 
@@ -178,48 +174,4 @@ def evaluate_recommendation(
     if references is not None:  # the data source knows the full reference lists
         summary["references_total"] = int(torch.as_tensor(references).sum())
         summary["fraction_in_set"] = citations.size(1) / max(summary["references_total"], 1)
-    return summary
-
-
-def format_markdown(summary: dict) -> str:
-    """A markdown table, one row per method."""
-    k = summary["k"]
-    lines = [
-        f"Citation recommendation, {summary['num_papers']} papers, "
-        f"{summary['citations_in_set']} within-set citations from "
-        f"{summary['citing_papers']} citing papers (queries).",
-        "",
-        f"| method | Recall@{k} | nDCG@{k} | MRR |",
-        "|---|---:|---:|---:|",
-    ]
-    for name, metrics in summary["results"].items():
-        lines.append(
-            f"| {name} | {metrics[f'recall@{k}']:.4f} | {metrics[f'ndcg@{k}']:.4f} "
-            f"| {metrics['mrr']:.4f} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
-def evaluate_run(cfg: DictConfig) -> dict:
-    """``task=recommend``: rebuilds the run's graph, scores every view and baseline."""
-    run_dir = Path(cfg.run_dir)
-    options = cfg.get("recommend") or {}
-    k, batch_size = int(options.get("k", 10)), int(options.get("batch_size", 256))
-    if options.get("threads"):
-        torch.set_num_threads(int(options["threads"]))
-    embeddings = {view: load_embeddings(run_dir, view)[0] for view in VIEWS}
-    data = load_run_graph(run_dir, load_run_config(run_dir))
-    summary = evaluate_recommendation(data, embeddings, k, batch_size, seed=int(cfg.seed))
-    summary["run_dir"] = str(run_dir)
-    summary["data"] = str(getattr(data, "name", ""))
-    _write_atomic(run_dir / "recommend_eval.json", json.dumps(summary, indent=2))
-    table = format_markdown(summary)
-    _write_atomic(run_dir / "recommend_eval.md", table)
-    print(table)
     return summary

@@ -1,7 +1,7 @@
 """HeCo's building blocks: attention layers, the two view encoders and the model."""
 
 from heco_pyg.nn.attention import NodeAttention, SemanticAttention
-from heco_pyg.nn.heco import GraphInputs, HeCo, HeCoOutput
+from heco_pyg.nn.heco import GraphInputs, HeCo, HeCoMean, HeCoOutput
 from heco_pyg.nn.metapath import GraphConvolution, MeanMetaPathEncoder, MetaPathEncoder
 from heco_pyg.nn.projection import TypeProjection
 from heco_pyg.nn.schema import MeanSchemaEncoder, SchemaEncoder
@@ -12,6 +12,7 @@ __all__ = [
     "GraphConvolution",
     "GraphInputs",
     "HeCo",
+    "HeCoMean",
     "HeCoOutput",
     "MeanMetaPathEncoder",
     "MeanSchemaEncoder",

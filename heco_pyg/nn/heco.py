@@ -5,12 +5,13 @@ Wang, Liu, Han, Shi, KDD 2021 (https://arxiv.org/abs/2105.09111).
 The model embeds the target nodes twice: the *network-schema view* from their own
 one-hop neighbours of each type, the *meta-path view* from their meta-path-based
 neighbours. A shared projection head maps both views into the space where the
-cross-view contrastive loss (:class:`heco_pyg.loss.HeCoLoss`) is computed.
+cross-view contrastive loss (:class:`heco_pyg.training.loss.HeCoLoss`) is computed.
 
-``aggregation="attention"`` is the paper's model; ``aggregation="mean"`` replaces the
-node-level attention and the GCN by neighbour means (the research notebook's design,
-fixed): raw-feature means are constant, so they are computed once in :meth:`prepare`
-and each step only projects them.
+:class:`HeCo` is the paper's model; :class:`HeCoMean` shares its blocks (type projection,
+type-level and semantic attention, projection head) but replaces the node-level attention
+and the GCN by neighbour means (the research notebook's design, fixed): raw-feature means
+are constant, so they are computed once in :meth:`HeCoMean.prepare` and each step only
+projects them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
@@ -72,7 +74,8 @@ class HeCoOutput:
 
 
 class HeCo(nn.Module):
-    """HeCo's encoders and projection head.
+    """HeCo's encoders and projection head (node-level attention in the schema view, a GCN
+    per meta-path in the meta-path view).
 
     Args:
         target: the node type to embed.
@@ -80,11 +83,10 @@ class HeCo(nn.Module):
         num_nodes: node count of each featureless type (learnable embedding tables).
         neighbour_types: the schema view's neighbour types, in order.
         metapaths: the meta-path view's meta-paths, in order.
-        sample_sizes: neighbours sampled per type in the schema view (``attention`` only).
+        sample_sizes: neighbours sampled per type in the schema view.
         hidden_channels: embedding size.
         feature_dropout: dropout on the projected features.
         attention_dropout: dropout on the attention vectors.
-        aggregation: ``"attention"`` (HeCo) or ``"mean"`` (neighbour means).
         factorised_metapaths: ``{meta-path: neighbour type}`` for meta-paths ``P-X-P``
             where every target node has exactly one ``X`` (ACM's PSP): applied as two
             thin products, exactly (:class:`heco_pyg.nn.propagation.FactorisedAdjacency`).
@@ -110,15 +112,12 @@ class HeCo(nn.Module):
         hidden_channels: int = 64,
         feature_dropout: float = 0.3,
         attention_dropout: float = 0.5,
-        aggregation: str = "attention",
         factorised_metapaths: dict[str, str] | None = None,
         metapath_sample_size: int | None = None,
         sparse_embeddings: bool = False,
         dense_metapath_density: float | None = 0.2,
     ) -> None:
         super().__init__()
-        if aggregation not in ("attention", "mean"):
-            raise ValueError(f"aggregation must be 'attention' or 'mean', got {aggregation!r}")
         if not neighbour_types or not metapaths:
             raise ValueError("HeCo needs at least one neighbour type and one meta-path")
         self.target = target
@@ -126,39 +125,45 @@ class HeCo(nn.Module):
         self.metapaths = list(metapaths)
         self.sample_sizes = dict(sample_sizes or {})
         self.hidden_channels = hidden_channels
-        self.aggregation = aggregation
         self.metapath_sample_size = metapath_sample_size
         self.factorised_metapaths = dict(factorised_metapaths or {})
         self.dense_metapath_density = dense_metapath_density
         missing = [t for t in self.neighbour_types if t not in self.sample_sizes]
-        if aggregation == "attention" and missing:
+        if self.samples_neighbours and missing:
             raise ValueError(f"sample_sizes has no entry for neighbour types {missing}")
         if metapath_sample_size is not None and self.factorised_metapaths:
             raise ValueError("metapath_sample_size cannot be combined with factorised_metapaths")
 
-        # The mean model reads the target's features only through the meta-path means.
-        projected = {
-            t: c for t, c in in_channels.items() if aggregation == "attention" or t != target
-        }
         self.projection = TypeProjection(
-            projected, num_nodes, hidden_channels, feature_dropout, sparse_embeddings
+            self._projected_channels(in_channels), num_nodes, hidden_channels, feature_dropout,
+            sparse_embeddings,
+        )  # fmt: skip
+        self.schema_encoder, self.metapath_encoder = self._encoders(
+            in_channels, hidden_channels, feature_dropout, attention_dropout
         )
-        if aggregation == "attention":
-            self.schema_encoder = SchemaEncoder(neighbour_types, hidden_channels, attention_dropout)
-            self.metapath_encoder = MetaPathEncoder(metapaths, hidden_channels, attention_dropout)
-        else:
-            self.schema_encoder = MeanSchemaEncoder(
-                neighbour_types, hidden_channels, attention_dropout
-            )
-            self.metapath_encoder = MeanMetaPathEncoder(
-                metapaths, in_channels[target], hidden_channels, feature_dropout, attention_dropout
-            )
         self.head = nn.Sequential(
             nn.Linear(hidden_channels, hidden_channels),
             nn.ELU(),
             nn.Linear(hidden_channels, hidden_channels),
         )
         self.reset_parameters()
+
+    #: The schema view samples a fixed number of neighbours per type (and reads the target
+    #: node's own features in its node-level attention).
+    samples_neighbours = True
+
+    def _projected_channels(self, in_channels: dict[str, int]) -> dict[str, int]:
+        return dict(in_channels)
+
+    def _encoders(
+        self,
+        in_channels: dict[str, int],
+        hidden_channels: int,
+        feature_dropout: float,
+        attention_dropout: float,
+    ) -> tuple[nn.Module, nn.Module]:
+        return (SchemaEncoder(self.neighbour_types, hidden_channels, attention_dropout),
+                MetaPathEncoder(self.metapaths, hidden_channels, attention_dropout))  # fmt: skip
 
     def reset_parameters(self) -> None:
         self.projection.reset_parameters()
@@ -177,7 +182,7 @@ class HeCo(nn.Module):
         metapath_edge_index: dict[str, Tensor],
         num_nodes_dict: dict[str, int],
     ) -> GraphInputs:
-        """Normalised adjacencies (and, for ``mean``, constant feature means), once.
+        """Normalised adjacencies, once.
 
         Args:
             x_dict: features per featured node type.
@@ -192,28 +197,19 @@ class HeCo(nn.Module):
         }
         metapaths = {}
         for name in self.metapaths:
-            if self.aggregation == "attention" and name in self.factorised_metapaths:
+            if name in self.factorised_metapaths:
                 via = self.factorised_metapaths[name]
                 metapaths[name] = FactorisedAdjacency.from_edges(
                     schema_edge_index[via], metapath_edge_index[name], n, num_nodes_dict[via], name
                 )
-            elif self.aggregation == "attention":  # meta-path edges are undirected
+            else:  # meta-path edges are undirected
                 index, weight = gcn_norm(metapath_edge_index[name], None, n, add_self_loops=True)
                 density = self.dense_metapath_density
                 dense = density is not None and index.size(1) >= density * n * n
                 metapaths[name] = SymmetricAdjacency(
                     Adjacency.from_edges(index, n, n, weight), dense=dense
                 )
-            else:  # mean over the neighbours and the node itself
-                index = _with_self_loops(metapath_edge_index[name], n)
-                metapaths[name] = Adjacency.from_edges(index, n, n).row_normalised()
-        if self.aggregation == "attention":
-            return GraphInputs(n, dict(x_dict), schema, metapaths)
-
-        schema = {t: adjacency.row_normalised() for t, adjacency in schema.items()}
-        aggregated = {m: _product(a, x_dict[self.target]) for m, a in metapaths.items()}
-        aggregated |= {t: _product(a, x_dict[t]) for t, a in schema.items() if t in x_dict}
-        return GraphInputs(n, dict(x_dict), schema, metapaths, aggregated)
+        return GraphInputs(n, dict(x_dict), schema, metapaths)
 
     def forward(self, inputs: GraphInputs, index: Tensor | None = None) -> HeCoOutput:
         """Embeds the target nodes ``index`` (all when ``None``) in both views.
@@ -238,8 +234,6 @@ class HeCo(nn.Module):
         ``target_all``: the projected target nodes, when already computed (batched
         inference); ``full``: ``index`` is every node in order (whole-matrix products).
         """
-        if self.aggregation == "mean":
-            return self._mean_views(inputs, index)
         return self._attention_views(inputs, index, target_all, full)
 
     def combine(self, stacks: ViewStacks) -> HeCoOutput:
@@ -262,15 +256,41 @@ class HeCo(nn.Module):
         if batch_size is None or batch_size >= inputs.num_nodes:
             return self(inputs)
         chunks = index.split(batch_size)
-        target_all = None
-        if self.aggregation == "attention":
-            x = inputs.x[self.target]
-            target_all = torch.cat([self.projection(self.target, x[c]) for c in chunks])
+        target_all = self._project_target_in_chunks(inputs, chunks)
         stacks = [self.views(inputs, chunk, target_all) for chunk in chunks]
         return self.combine(ViewStacks(
             torch.cat([s.schema for s in stacks], dim=1),
             torch.cat([s.metapath for s in stacks], dim=1),
         ))  # fmt: skip
+
+    def _project_target_in_chunks(self, inputs: GraphInputs, chunks: tuple[Tensor, ...]) -> Tensor:
+        x = inputs.x[self.target]
+        return torch.cat([self.projection(self.target, x[c]) for c in chunks])
+
+    @torch.no_grad()
+    def schema_of_new_nodes(self, inputs: GraphInputs, neighbours: dict[str, Adjacency],
+                            x: Tensor | None) -> Tensor:  # fmt: skip
+        """Per-type schema-view embeddings ``[T, B, C]`` of ``B`` target nodes outside the
+        graph (cold start), before type-level attention.
+
+        Args:
+            inputs: the training graph's inputs (neighbour features and tables).
+            neighbours: per neighbour type, a ``[B, N_type]`` adjacency into the graph.
+            x: the new nodes' features ``[B, F]`` (node-level attention reads them).
+        """
+        if x is None:
+            raise ValueError("HeCo's node-level attention needs the new nodes' features")
+        target = self.projection(self.target, x)
+        per_type = []
+        for node_type in self.neighbour_types:
+            adjacency = neighbours[node_type]
+            index = torch.arange(adjacency.num_rows, device=x.device)
+            ids, has_neighbours = sample_neighbours(adjacency, index, self.sample_sizes[node_type])
+            features = inputs.x[node_type][ids] if node_type in inputs.x else ids
+            projected = self.projection(node_type, features)
+            z, _ = self.schema_encoder.node_attention[node_type](target, projected)
+            per_type.append(F.elu(z) * has_neighbours[:, None])
+        return torch.stack(per_type)
 
     def _attention_views(
         self, inputs: GraphInputs, index: Tensor, target_all: Tensor | None, full: bool
@@ -326,6 +346,95 @@ class HeCo(nn.Module):
         projected = self._project_nodes(inputs, self.target, adjacency.col[edges])
         return torch.einsum("bs,bsc->bc", weight, projected)
 
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}(target={self.target!r}, "
+            f"neighbour_types={self.neighbour_types}, metapaths={self.metapaths}, "
+            f"hidden_channels={self.hidden_channels})"
+        )
+
+
+class HeCoMean(HeCo):
+    """HeCo with neighbour means in both views (the research notebook's design, fixed):
+    per neighbour type ``h_t = ELU(W_t mean_j x_j + b_t)`` and per meta-path the mean of the
+    neighbours' and the node's own raw features, projected; then the same type-level and
+    semantic attention and projection head as :class:`HeCo`. The means of raw features are
+    constant, so :meth:`prepare` computes them once and a step only projects them; the
+    schema view needs no neighbour sample and is deterministic.
+
+    Args: as :class:`HeCo` (``sample_sizes`` is not used).
+    """
+
+    samples_neighbours = False
+
+    def _projected_channels(self, in_channels: dict[str, int]) -> dict[str, int]:
+        # The target's features are read only through the meta-path means.
+        return {t: c for t, c in in_channels.items() if t != self.target}
+
+    def _encoders(
+        self,
+        in_channels: dict[str, int],
+        hidden_channels: int,
+        feature_dropout: float,
+        attention_dropout: float,
+    ) -> tuple[nn.Module, nn.Module]:
+        return (
+            MeanSchemaEncoder(self.neighbour_types, hidden_channels, attention_dropout),
+            MeanMetaPathEncoder(self.metapaths, in_channels[self.target], hidden_channels,
+                                feature_dropout, attention_dropout),
+        )  # fmt: skip
+
+    @torch.no_grad()
+    def prepare(
+        self,
+        x_dict: dict[str, Tensor],
+        schema_edge_index: dict[str, Tensor],
+        metapath_edge_index: dict[str, Tensor],
+        num_nodes_dict: dict[str, int],
+    ) -> GraphInputs:
+        """Row-normalised adjacencies and the constant feature means, once (arguments as
+        :meth:`HeCo.prepare`)."""
+        n = num_nodes_dict[self.target]
+        schema = {
+            t: Adjacency.from_edges(schema_edge_index[t], n, num_nodes_dict[t]).row_normalised()
+            for t in self.neighbour_types
+        }
+        metapaths = {  # mean over the neighbours and the node itself
+            name: Adjacency.from_edges(
+                _with_self_loops(metapath_edge_index[name], n), n, n
+            ).row_normalised()
+            for name in self.metapaths
+        }
+        aggregated = {m: _product(a, x_dict[self.target]) for m, a in metapaths.items()}
+        aggregated |= {t: _product(a, x_dict[t]) for t, a in schema.items() if t in x_dict}
+        return GraphInputs(n, dict(x_dict), schema, metapaths, aggregated)
+
+    def views(
+        self,
+        inputs: GraphInputs,
+        index: Tensor,
+        target_all: Tensor | None = None,
+        full: bool = False,
+    ) -> ViewStacks:
+        """Per-type and per-meta-path means of ``index``, projected (see :meth:`HeCo.views`)."""
+        return self._mean_views(inputs, index)
+
+    def _project_target_in_chunks(self, inputs: GraphInputs, chunks: tuple[Tensor, ...]) -> None:
+        return None  # the mean views never project the target's own features
+
+    @torch.no_grad()
+    def schema_of_new_nodes(self, inputs: GraphInputs, neighbours: dict[str, Adjacency],
+                            x: Tensor | None = None) -> Tensor:  # fmt: skip
+        """As :meth:`HeCo.schema_of_new_nodes`; the means never read the nodes' own
+        features (``x`` may be ``None``), and the result is deterministic."""
+        per_type = []
+        for node_type in self.neighbour_types:
+            mean = neighbours[node_type].row_normalised().rows()
+            if node_type in inputs.x:
+                mean = torch.sparse.mm(mean, inputs.x[node_type])
+            per_type.append(self.projection(node_type, mean))
+        return torch.stack(per_type)
+
     def _mean_views(self, inputs: GraphInputs, index: Tensor) -> ViewStacks:
         means = {}
         for t in self.neighbour_types:
@@ -339,13 +448,6 @@ class HeCo(nn.Module):
             self.metapath_encoder.per_metapath(
                 {m: inputs.aggregated[m][index] for m in self.metapaths}
             ),
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"{self.__class__.__name__}(target={self.target!r}, "
-            f"neighbour_types={self.neighbour_types}, metapaths={self.metapaths}, "
-            f"hidden_channels={self.hidden_channels}, aggregation={self.aggregation!r})"
         )
 
 

@@ -21,10 +21,10 @@ from heco_pyg.data import load_openalex, write_artifacts
 from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
 from heco_pyg.data.synthetic import generate_synthetic
 from heco_pyg.evaluation import collapse_diagnostics, probe_f1
-from heco_pyg.loss import HeCoLoss
-from heco_pyg.nn import HeCo
-from heco_pyg.outputs import view_embeddings
-from heco_pyg.trainer import Trainer, embed
+from heco_pyg.nn import HeCo, HeCoMean
+from heco_pyg.training.embedding import embed, view_embeddings
+from heco_pyg.training.loss import HeCoLoss
+from heco_pyg.training.trainer import Trainer
 
 NOTEBOOK_SHAPE = dict(
     num_papers=5000, num_authors=32161, num_concepts=6901, num_fields=8,
@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> None:
         indices = np.tile(np.arange(n), n).reshape(n, n)[~np.eye(n, dtype=bool)]
         np.savez(root / "metapath_PCP.npz", indptr=np.arange(n + 1) * (n - 1), indices=indices)
     start = time.perf_counter()
-    data = load_openalex("artifacts", str(root), sample_sizes={"author": 6, "concept": 8})
+    preparation = {"sample_sizes": {"author": 6, "concept": 8}}
+    data = load_openalex("artifacts", str(root), preparation=preparation)
     prepare_seconds = time.perf_counter() - start
     pa = data["paper", "to", "author"].edge_index.size(1)
     pc = data["paper", "to", "concept"].edge_index.size(1)
@@ -100,8 +101,7 @@ def run(args: argparse.Namespace) -> None:
     results = {}
     for batch_size in args.batch_size:
         torch.manual_seed(0)
-        aggregation = "mean" if args.model == "heco_mean" else "attention"
-        model = HeCo(**model_arguments(data), aggregation=aggregation)
+        model = (HeCoMean if args.model == "heco_mean" else HeCo)(**model_arguments(data))
         inputs = model.prepare(**model_inputs(data))
         trainer = Trainer(lr=0.001, max_epochs=args.max_epochs, patience=args.patience,
                           batch_size=batch_size or None, device="cpu", progress=False)  # fmt: skip

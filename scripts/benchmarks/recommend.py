@@ -4,9 +4,9 @@
 
 Generates ``--num-vectors`` L2-normalised synthetic vectors: a mixture of ``--clusters``
 Gaussian blobs, shaped like embeddings (``--clusters 0``: uniform, the hard case). Builds
-the faiss IVF index as ``index=faiss`` does (:class:`heco_pyg.retrieval.FaissIndex`),
+the faiss IVF index as ``index=faiss`` does (:class:`heco_pyg.retrieval.search.FaissIndex`),
 saves and reloads it, then times ``--queries`` single-vector queries, one at a time (the
-interactive case), with exact search (:func:`heco_pyg.retrieval.exact_topk`, torch
+interactive case), with exact search (:func:`heco_pyg.retrieval.search.exact_topk`, torch
 matmul + topk) and with the index at each ``--nprobe``. Reports median / p95 ms per
 query, the speed-up over exact, and Recall@k of the index against the exact top-k.
 """
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks._common import machine, peak_memory_mib, timer
-from heco_pyg.retrieval import FaissIndex, exact_topk
+from heco_pyg.retrieval.search import FaissIndex, exact_topk
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -51,16 +51,18 @@ def worker(papers: int, mode: str, args: argparse.Namespace) -> dict:
     from benchmarks._common import peak_memory_mib
     from heco_pyg.data import load_synthetic
     from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
-    from heco_pyg.loss import HeCoLoss
     from heco_pyg.nn import HeCo
-    from heco_pyg.trainer import Trainer
+    from heco_pyg.training.loss import HeCoLoss
+    from heco_pyg.training.trainer import Trainer
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     start = time.perf_counter()
     data = load_synthetic(
-        sample_sizes={"author": 6, "concept": 8},
-        max_hub_degree=args.max_hub_degree,
+        preparation={
+            "sample_sizes": {"author": 6, "concept": 8},
+            "max_hub_degree": args.max_hub_degree,
+        },
         **sizes(papers),
     )
     build = time.perf_counter() - start

@@ -42,8 +42,12 @@ def test_one_hot_author_features_become_an_embedding_table(tmp_path):
 
 
 def test_stored_complete_pcp_is_recomputed_and_pruned(artifacts):
-    data = load_openalex("artifacts", str(artifacts), sample_sizes={"author": 3, "concept": 3},
-                         max_concept_df=0.05, metapath_topk=10)  # fmt: skip
+    preparation = {
+        "sample_sizes": {"author": 3, "concept": 3},
+        "max_concept_df": 0.05,
+        "metapath_topk": 10,
+    }
+    data = load_openalex("artifacts", str(artifacts), preparation=preparation)
     stats = data.metapath_stats["PCP"]
     assert stats["density_before"] > 0.5
     assert stats["density_after"] < 0.2

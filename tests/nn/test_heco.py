@@ -3,20 +3,22 @@ import torch
 
 from heco_pyg.data import load_synthetic
 from heco_pyg.data.graph import model_arguments, model_inputs
-from heco_pyg.loss import HeCoLoss
-from heco_pyg.nn import HeCo
+from heco_pyg.nn import HeCo, HeCoMean
+from heco_pyg.training.loss import HeCoLoss
+
+MODELS = {"attention": HeCo, "mean": HeCoMean}
 
 
 @pytest.fixture(scope="module")
 def graph():
-    return load_synthetic(sample_sizes={"author": 3, "concept": 4}, num_papers=150, num_authors=200,
+    return load_synthetic(preparation={"sample_sizes": {"author": 3, "concept": 4}}, num_papers=150, num_authors=200,
                           num_concepts=150, num_fields=3)  # fmt: skip
 
 
-@pytest.mark.parametrize("aggregation", ["attention", "mean"])
+@pytest.mark.parametrize("aggregation", list(MODELS))
 def test_shapes_and_attention_weights(graph, aggregation):
     torch.manual_seed(0)
-    model = HeCo(**model_arguments(graph), hidden_channels=16, aggregation=aggregation)
+    model = MODELS[aggregation](**model_arguments(graph), hidden_channels=16)
     inputs = model.prepare(**model_inputs(graph))
     output = model(inputs)
     assert output.schema.shape == output.semantic.shape == (150, 16)
@@ -35,7 +37,7 @@ def test_shapes_and_attention_weights(graph, aggregation):
 # View-level attention averages over the nodes of the batch (as HeCo does over the graph),
 # so a batch equals the full graph when it holds every node, in any order.
 def test_mean_model_batches_equal_the_full_graph_in_eval_mode(graph):
-    model = HeCo(**model_arguments(graph), hidden_channels=8, aggregation="mean").eval()
+    model = HeCoMean(**model_arguments(graph), hidden_channels=8).eval()
     inputs = model.prepare(**model_inputs(graph))
     full = model(inputs)
     index = torch.randperm(150)
@@ -60,8 +62,8 @@ def test_featureless_types_are_embedding_tables_not_one_hot(graph):
 
 def test_one_training_step_lowers_the_loss(graph):
     torch.manual_seed(0)
-    model = HeCo(**model_arguments(graph), hidden_channels=16, feature_dropout=0.0,
-                 attention_dropout=0.0, aggregation="mean")  # fmt: skip
+    model = HeCoMean(**model_arguments(graph), hidden_channels=16, feature_dropout=0.0,
+                     attention_dropout=0.0)  # fmt: skip
     inputs = model.prepare(**model_inputs(graph))
     positives = graph["paper", "positive", "paper"].edge_index
     loss_fn, optimizer = HeCoLoss(0.5, 0.5), torch.optim.Adam(model.parameters(), lr=0.01)
@@ -77,15 +79,15 @@ def test_one_training_step_lowers_the_loss(graph):
 
 
 def test_invalid_configuration():
-    with pytest.raises(ValueError, match="aggregation"):
-        HeCo("p", {"p": 2}, {"a": 3}, ["a"], ["PAP"], {"a": 1}, aggregation="max")
+    with pytest.raises(ValueError, match="one neighbour type"):
+        HeCo("p", {"p": 2}, {"a": 3}, [], ["PAP"], {"a": 1})
     with pytest.raises(ValueError, match="sample_sizes"):
         HeCo("p", {"p": 2}, {"a": 3}, ["a"], ["PAP"], {})
 
 
-@pytest.mark.parametrize("aggregation", ["attention", "mean"])
+@pytest.mark.parametrize("aggregation", list(MODELS))
 def test_batched_inference_equals_the_full_graph(graph, aggregation):
-    model = HeCo(**model_arguments(graph), hidden_channels=8, aggregation=aggregation).eval()
+    model = MODELS[aggregation](**model_arguments(graph), hidden_channels=8).eval()
     inputs = model.prepare(**model_inputs(graph))
     torch.manual_seed(3)
     full = model.embed(inputs)

@@ -2,10 +2,10 @@ import torch
 
 from heco_pyg.data import load_synthetic
 from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
-from heco_pyg.loss import HeCoLoss
 from heco_pyg.nn import HeCo, TypeProjection
 from heco_pyg.nn.sparse import Adjacency
-from heco_pyg.trainer import Trainer
+from heco_pyg.training.loss import HeCoLoss
+from heco_pyg.training.trainer import Trainer
 
 
 def test_sparse_tables_give_the_same_outputs_and_sparse_gradients():
@@ -26,7 +26,7 @@ def test_sparse_tables_give_the_same_outputs_and_sparse_gradients():
 
 
 def test_training_updates_only_the_rows_a_mini_batch_read():
-    data = load_synthetic(sample_sizes={"author": 3, "concept": 3}, num_papers=200, num_authors=400,
+    data = load_synthetic(preparation={"sample_sizes": {"author": 3, "concept": 3}}, num_papers=200, num_authors=400,
                           num_concepts=150, num_fields=3)  # fmt: skip
     torch.manual_seed(0)
     model = HeCo(**model_arguments(data), hidden_channels=8, sparse_embeddings=True,

@@ -1,0 +1,65 @@
+"""Graph statistics: every count ``prepare`` reports (``graph_stats.json``), computed from
+a prepared graph."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch_geometric.data import HeteroData
+
+from heco_pyg.data.graph import positive_edge_type, schema_edge_type
+
+
+def _degree(index: torch.Tensor, size: int) -> np.ndarray:
+    return np.bincount(index.numpy(), minlength=size)
+
+
+def graph_statistics(data: HeteroData) -> dict[str, Any]:
+    """Every count ``graph_stats.json`` reports, computed from a prepared graph."""
+    target = data.target
+    n = data[target].num_nodes
+    stats: dict[str, Any] = {"name": getattr(data, "name", None), "nodes": {}, "edges": {}}
+    for node_type in data.node_types:
+        stats["nodes"][node_type] = int(data[node_type].num_nodes)
+    for neighbour in data.neighbour_types:
+        edge_index = data[schema_edge_type(target, neighbour)].edge_index
+        stats["edges"][f"{target}-{neighbour}"] = int(edge_index.size(1))
+        without = int((_degree(edge_index[0], n) == 0).sum())
+        stats[f"{target}s_without_{neighbour}s"] = without
+    cites = (target, "cites", target)
+    stats["edges"]["cites"] = int(data[cites].edge_index.size(1)) if cites in data.edge_types else 0
+    stats["metapaths"] = {}
+    for name, info in (getattr(data, "metapath_stats", {}) or {}).items():
+        pairs = n * (n - 1)
+        stats["metapaths"][name] = {
+            "via": info["via"],
+            "edges_before_pruning": int(round(info["density_before"] * pairs)),
+            "density_before_pruning": info["density_before"],
+            "edges_after_pruning": info["edges"],
+            "density_after_pruning": info["density_after"],
+            "neighbours_pruned": info["dropped_neighbours"],
+        }
+    if positive_edge_type(target) in data.edge_types:
+        per_anchor = _degree(data[positive_edge_type(target)].edge_index[0], n)
+        stats["positives_per_paper"] = {
+            "mean": float(per_anchor.mean()), "min": int(per_anchor.min()),
+            "max": int(per_anchor.max()), "total": int(per_anchor.sum()),
+        }  # fmt: skip
+    ingest = dict(getattr(data, "ingest_stats", {}) or {})
+    if ingest:
+        stats[f"{target}s_without_abstract"] = ingest.get("papers_without_abstract")
+        stats["ingest"] = ingest
+    if "y" in data[target]:
+        y = data[target].y.numpy()
+        names = list(getattr(data, "label_names", []) or [])
+        classes, counts = np.unique(y[y >= 0], return_counts=True)
+        stats["labelled_per_class"] = {
+            (names[c] if c < len(names) else str(c)): int(k)
+            for c, k in zip(classes, counts, strict=True)
+        }
+        stats["unlabelled"] = int((y < 0).sum())
+    if getattr(data, "cache_info", None):
+        stats["cache"] = dict(data.cache_info)
+    return stats

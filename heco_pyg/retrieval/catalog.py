@@ -1,0 +1,84 @@
+"""The papers of a run by row: their ids, titles and DOIs, and one normaliser for each
+kind of identifier, so a query, a record and a stored id are compared the same way."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pandas as pd
+
+from heco_pyg.data.graph import DataError
+
+OPENALEX_PREFIX = "https://openalex.org/"
+
+
+def normalise_id(value) -> str:
+    """``https://openalex.org/W123`` / ``w123`` -> ``W123``; other ids as strings."""
+    text = str(value).strip()
+    if text.lower().startswith(OPENALEX_PREFIX):
+        text = text[len(OPENALEX_PREFIX) :]
+    return text.upper() if text[:1].isalpha() and text[1:].isdigit() else text
+
+
+DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:")
+
+
+def normalise_doi(value: str) -> str | None:
+    """``https://doi.org/10.1/X`` / ``doi:10.1/x`` / ``10.1/x`` -> ``10.1/x``; else None."""
+    text = str(value).strip().lower()
+    for prefix in DOI_PREFIXES:
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    return text if text.startswith("10.") and "/" in text else None
+
+
+@dataclass
+class Catalog:
+    """The run's papers by row: ids, optional titles, and lookups by id and DOI."""
+
+    ids: list[str]
+    titles: list[str | None]
+    by_id: dict[str, int]
+    by_doi: dict[str, int]
+
+    @classmethod
+    def load(cls, ids: list[str], metadata: str | os.PathLike | None = None) -> Catalog:
+        titles: list[str | None] = [None] * len(ids)
+        by_id = {normalise_id(i): row for row, i in enumerate(ids)}
+        by_doi: dict[str, int] = {}
+        if metadata is not None:
+            table = pd.read_csv(metadata, dtype=str, keep_default_na=False)
+            if "paper_id" not in table.columns:
+                columns = list(table.columns)
+                raise DataError(f"{metadata}: missing column 'paper_id' (has {columns})")
+            rows = [by_id.get(normalise_id(i), -1) for i in table["paper_id"]]
+            for column in ("title", "doi"):
+                if column not in table.columns:
+                    continue
+                for row, value in zip(rows, table[column], strict=True):
+                    if row < 0 or not value:
+                        continue
+                    if column == "title":
+                        titles[row] = value
+                    elif (doi := normalise_doi(value)) is not None:
+                        by_doi[doi] = row
+        return cls(list(ids), titles, by_id, by_doi)
+
+    def resolve(self, query: str | int) -> int:
+        """The row of a query: a row index, a DOI or a paper id."""
+        if isinstance(query, int) or str(query).strip().isdigit():
+            row = int(query)
+            if not 0 <= row < len(self.ids):
+                raise DataError(f"query {query!r}: row out of range [0, {len(self.ids)})")
+            return row
+        if (doi := normalise_doi(query)) is not None:
+            if not self.by_doi:
+                raise DataError(f"query {query!r}: this run has no DOIs (papers.csv 'doi' column)")
+            if doi not in self.by_doi:
+                raise DataError(f"query {query!r}: DOI not among the run's papers")
+            return self.by_doi[doi]
+        row = self.by_id.get(normalise_id(query))
+        if row is None:
+            raise DataError(f"query {query!r}: not among the run's {len(self.ids)} paper ids")
+        return row

@@ -1,0 +1,43 @@
+"""A finished run brought back to life: its graph rebuilt from its saved config (so
+evaluation-only relations such as ``("paper", "cites", "paper")`` come back) and checked
+against its saved ids, and its model with the best weights."""
+
+from __future__ import annotations
+
+import os
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from torch_geometric.data import HeteroData
+
+from heco_pyg.data import build_data
+from heco_pyg.data.graph import DataError, model_arguments, model_inputs
+from heco_pyg.nn.heco import GraphInputs, HeCo
+from heco_pyg.runs.run_dir import RunDir
+
+
+def load_run_graph(run: RunDir | str | os.PathLike, cfg: DictConfig | None = None) -> HeteroData:
+    """The run's graph, rebuilt from its saved config; checked against its saved ids."""
+    run = run if isinstance(run, RunDir) else RunDir(run)
+    cfg = run.config() if cfg is None else cfg
+    data = build_data(cfg.data)
+    node_ids = getattr(data[data.target], "node_ids", None)
+    if run.ids_path.is_file() and node_ids is not None and run.ids() != list(node_ids):
+        raise DataError(
+            f"{run.ids_path}: the rebuilt graph's {data.target} ids differ from the run's "
+            "(did the data change since training?)"
+        )
+    return data
+
+
+def load_trained_model(
+    run: RunDir | str | os.PathLike, cfg: DictConfig | None = None, data: HeteroData | None = None
+) -> tuple[HeCo, HeteroData, GraphInputs]:
+    """The run's model with its best weights in eval mode, its graph and its inputs."""
+    run = run if isinstance(run, RunDir) else RunDir(run)
+    cfg = run.config() if cfg is None else cfg
+    data = load_run_graph(run, cfg) if data is None else data
+    model = instantiate(cfg.model, **model_arguments(data))
+    model.load_state_dict(run.checkpoint_state())
+    model.eval()
+    return model, data, model.prepare(**model_inputs(data))

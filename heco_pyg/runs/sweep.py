@@ -1,0 +1,240 @@
+"""Sweeps: the metric a sweeper optimises, the wandb group of a sweep, and the summary that
+a Hydra callback writes when a multirun ends.
+
+``python -m heco_pyg.train -m loss.tau=0.2,0.5,0.8 loss.lam=0.2,0.5,0.8`` leaves in the sweep
+dir, next to one folder per run:
+
+- ``sweep_summary.csv``: one row per run: its overrides (and each swept key as a column),
+  best loss, epochs, every metric of ``metrics.json``, the final attention weights;
+- ``sweep_summary.md``: the same rows as a markdown table (``_std`` columns and the
+  raw-feature baseline left to the CSV);
+- ``sweep_heatmap.png``: the optimised metric over the two swept keys (``loss.tau`` x
+  ``loss.lam`` by default).
+
+Everything is read back from the run folders (``metrics.json``, ``history.csv``,
+``.hydra/overrides.yaml``), so :func:`summarise` also works on a finished sweep dir.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+
+from heco_pyg.runs.run_dir import RunDir
+
+log = logging.getLogger(__name__)
+
+
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+def optimising_sweeper() -> bool:
+    """Whether this job runs under a sweeper that reads the returned value (Optuna, ...):
+    a multirun whose sweeper is not Hydra's basic grid sweeper."""
+    if not HydraConfig.initialized():
+        return False
+    hydra = HydraConfig.get()
+    return hydra.mode == RunMode.MULTIRUN and hydra.sweeper.get("_target_") != BASIC_SWEEPER
+
+
+def optimized_value(
+    metrics: Mapping[str, Any], name: str | None, required: bool | None = None
+) -> float | None:
+    """The value of ``optimized_metric`` for a sweeper.
+
+    A name absent from ``metrics`` (e.g. ``fused/micro_f1`` on unlabelled data) is an error
+    naming the available keys when the value is ``required`` (default: under an
+    optimising sweeper, :func:`optimising_sweeper`), else the same message as a warning
+    and None.
+    """
+    if name is None:
+        return None
+    if name not in metrics:
+        message = (
+            f"optimized_metric={name!r} is not among this run's metrics (metrics.json); "
+            f"set optimized_metric= one of: {', '.join(sorted(metrics))}"
+        )
+        if optimising_sweeper() if required is None else required:
+            raise KeyError(message)
+        log.warning(message)
+        return None
+    value = float(metrics[name])
+    if math.isnan(value):
+        log.warning("optimized_metric %r is NaN in this run", name)
+    return value
+
+
+def sweep_group() -> str | None:
+    """The wandb group of a multirun job: ``<task>-<sweep dir name>``; None for single runs.
+    The ``${sweep_group:}`` resolver of ``conf/logger/wandb.yaml``."""
+    if not HydraConfig.initialized():
+        return None
+    hydra = HydraConfig.get()
+    if hydra.mode != RunMode.MULTIRUN:
+        return None
+    return f"{hydra.job.name}-{Path(hydra.sweep.dir).name}"
+
+
+if not OmegaConf.has_resolver("sweep_group"):
+    OmegaConf.register_new_resolver("sweep_group", sweep_group)
+
+
+def run_dirs(sweep_dir: str | Path) -> list[Path]:
+    """The run folders of a sweep, in job order (:meth:`RunDir.in_sweep`)."""
+    return [run.path for run in RunDir.in_sweep(sweep_dir)]
+
+
+def _parse(value: str) -> Any:
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
+def run_row(run_dir: Path) -> dict[str, Any]:
+    """One summary row: run, overrides (each also as its own column), best loss, epochs,
+    every metric, the final attention weights (``final attention/...``)."""
+    run = RunDir(run_dir)
+    overrides = run.overrides()
+    row: dict[str, Any] = {"run": run.path.name, "overrides": " ".join(overrides)}
+    for override in overrides:
+        key, _, value = override.partition("=")
+        row[key.lstrip("+~")] = _parse(value)
+    history, metrics = run.history(), run.metrics()
+    row["status"] = "done" if metrics is not None else "unfinished"
+    if history is not None:
+        row["best_loss"] = float(history["loss"].min())
+        row["epochs"] = len(history)
+        for column in (c for c in history.columns if c.startswith("attention/")):
+            row[f"final {column}"] = float(history[column].iloc[-1])
+    if metrics is not None:
+        row["best_loss"] = metrics.get("loss", row.get("best_loss"))
+        row["epochs"] = metrics.get("epochs", row.get("epochs"))
+        row |= {k: v for k, v in metrics.items() if k not in ("loss", "epochs")}
+    return row
+
+
+def summarise(sweep_dir: str | Path) -> pd.DataFrame:
+    """The summary table of a sweep dir, one row per run folder."""
+    rows = [run_row(p) for p in run_dirs(sweep_dir)]
+    if not rows:
+        raise FileNotFoundError(f"{sweep_dir}: no run folders (*/.hydra/overrides.yaml)")
+    return pd.DataFrame(rows)
+
+
+def override_keys(summary: pd.DataFrame) -> list[str]:
+    """Every key overridden in some run, in first-seen order."""
+    keys: list[str] = []
+    for overrides in summary["overrides"]:
+        for override in overrides.split():
+            key = override.partition("=")[0].lstrip("+~")
+            if key not in keys and key in summary:
+                keys.append(key)
+    return keys
+
+
+def swept_keys(summary: pd.DataFrame) -> list[str]:
+    """The override keys that take more than one value across the runs."""
+    return [k for k in override_keys(summary) if summary[k].nunique(dropna=False) > 1]
+
+
+def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
+    """A GitHub markdown table (no extra dependency)."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float | np.floating):
+            return "" if math.isnan(value) else f"{value:.{digits}g}"
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
+             "|" + "---|" * len(frame.columns)]  # fmt: skip
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(False)]
+    return "\n".join(lines)
+
+
+def markdown_summary(summary: pd.DataFrame, metric: str | None = None) -> str:
+    """``sweep_summary.md``: the rows with the swept keys as columns; overrides shared by
+    every run, ``_std`` columns and the raw-feature baseline (constant across runs) go
+    below the table or stay in the CSV."""
+    swept = swept_keys(summary)
+    common = [k for k in override_keys(summary) if k not in swept]
+    keep = [c for c in summary.columns if c not in common and c != "overrides"
+            and not c.endswith("_std") and not c.startswith("features/")]  # fmt: skip
+    if metric in keep:  # the optimised metric right after the run description
+        keep.remove(metric)
+        keep.insert(keep.index("status") + 1, metric)
+    text = [f"# Sweep summary ({len(summary)} runs)", ""]
+    if metric:
+        text += [f"Optimised metric: `{metric}`.", ""]
+    text += [markdown_table(summary[keep]), ""]
+    if common:
+        first = summary["overrides"].iloc[0].split()
+        shared = " ".join(o for o in first if o.partition("=")[0].lstrip("+~") in common)
+        text += [f"Overrides shared by every run: `{shared}`.", ""]
+    baseline = {c: summary[c].iloc[0] for c in summary.columns
+                if c.startswith("features/") and not c.endswith("_std")}  # fmt: skip
+    if baseline:
+        cells = ", ".join(f"{k.split('/', 1)[1]} {v:.4g}" for k, v in baseline.items())
+        text += [f"Raw-feature baseline: {cells}.", ""]
+    text += ["All columns, `_std` included: `sweep_summary.csv`.", ""]
+    return "\n".join(text)
+
+
+def write_summary(
+    sweep_dir: str | Path, metric: str | None = None, axes: list[str] | None = None
+) -> pd.DataFrame:
+    """Writes ``sweep_summary.{csv,md}`` and ``sweep_heatmap.png`` into ``sweep_dir``.
+
+    Args:
+        metric: the heatmap's metric (``optimized_metric``); ``best_loss`` when None or
+            absent from every run.
+        axes: the heatmap's keys when they are swept (default: ``loss.tau``, ``loss.lam``);
+            otherwise the first two swept keys.
+    """
+    sweep_dir = Path(sweep_dir)
+    summary = summarise(sweep_dir)
+    summary.to_csv(sweep_dir / "sweep_summary.csv", index=False)
+    (sweep_dir / "sweep_summary.md").write_text(markdown_summary(summary, metric))
+    swept = swept_keys(summary)
+    wanted = [k for k in (axes or ["loss.tau", "loss.lam"]) if k in swept]
+    keys = wanted + [k for k in swept if k not in wanted]
+    if metric not in summary or summary[metric].isna().all():
+        if metric:
+            log.warning("optimized_metric %r is in no run's metrics; heatmap of best_loss", metric)
+        metric = "best_loss"
+    from heco_pyg.runs.plots import plot_heatmap  # matplotlib only when a sweep ends
+
+    if not plot_heatmap(summary, metric, keys[:2], sweep_dir / "sweep_heatmap.png"):
+        log.warning("no swept keys in %s: no sweep_heatmap.png", sweep_dir)
+    log.info("sweep summary: %s", sweep_dir / "sweep_summary.md")
+    return summary
+
+
+class SweepSummary(Callback):
+    """Hydra callback (``hydra.callbacks`` in ``conf/hydra/default.yaml``): at the end of a
+    multirun, :func:`write_summary` into the sweep dir for ``optimized_metric``.
+
+    Args:
+        axes: the heatmap's two keys, when swept.
+    """
+
+    def __init__(self, axes: list[str] | None = None) -> None:
+        self.axes = list(axes) if axes else None
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if not RunDir.in_sweep(sweep_dir):
+            log.warning("%s holds no runs: no sweep summary", sweep_dir)
+            return
+        write_summary(sweep_dir, config.get("optimized_metric"), self.axes)

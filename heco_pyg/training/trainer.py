@@ -1,0 +1,276 @@
+"""The training loop: full- or mini-batch steps, early stopping, best checkpoint, NaN guard,
+and data-parallel training over ``torch.distributed`` (launched with ``torchrun``)."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from heco_pyg.nn.heco import GraphInputs, HeCo, HeCoOutput
+from heco_pyg.training.batches import PositiveIndex, positive_batches, random_batches
+from heco_pyg.training.distributed import (
+    configure_threads,
+    init_process_group,
+    is_main_process,
+    resolve_device,
+)
+from heco_pyg.training.loss import HeCoLoss, LossParts
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or inf; the last good checkpoint is kept."""
+
+
+@dataclass
+class EpochRecord:
+    """One row of ``history.csv``."""
+
+    epoch: int
+    loss: float
+    loss_metapath: float
+    loss_schema: float
+    learning_rate: float
+    seconds: float
+    attention: dict[str, float] = field(default_factory=dict)
+
+    def as_row(self) -> dict[str, float]:
+        row = {k: v for k, v in self.__dict__.items() if k != "attention"}
+        return row | self.attention
+
+
+def attention_values(output: HeCoOutput) -> dict[str, float]:
+    """Type-level and semantic attention weights as ``{"attention/type/author": w, ...}``."""
+    values = {f"attention/type/{k}": v for k, v in output.type_attention.items()}
+    values |= {f"attention/semantic/{k}": v for k, v in output.semantic_attention.items()}
+    return {k: float(v) for k, v in values.items()}
+
+
+def sparse_tables(model: nn.Module) -> list[nn.Parameter]:
+    """The weights of embedding tables with sparse gradients (``model.sparse_embeddings``)."""
+    return [m.weight for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse]
+
+
+class Objective(nn.Module):
+    """Model + loss as one module, so that DistributedDataParallel sees the whole step."""
+
+    def __init__(self, model: HeCo, loss_fn: HeCoLoss) -> None:
+        super().__init__()
+        self.model, self.loss_fn = model, loss_fn
+
+    def forward(
+        self, inputs: GraphInputs, index: Tensor | None, pairs: Tensor
+    ) -> tuple[LossParts, HeCoOutput]:
+        output = self.model(inputs, index)
+        head = self.model.head
+        return self.loss_fn(head(output.semantic), head(output.schema), pairs), output
+
+
+class Trainer:
+    """Fits a :class:`HeCo` model with :class:`HeCoLoss`.
+
+    Args:
+        lr, weight_decay: optimiser settings.
+        optimizer: ``adamw`` or ``adam``.
+        max_epochs: upper bound on epochs.
+        patience: stop after this many epochs without a loss improvement.
+        batch_size: ``None`` for full batch, else target nodes per step (in-batch
+            positives and negatives).
+        batch_positives: mini-batches only: ``k > 0`` builds each batch from
+            ``batch_size // (1 + k)`` seed nodes plus up to ``k`` HeCo positives of each
+            (:func:`heco_pyg.training.batches.positive_batches`), so the batch keeps its positive
+            pairs; an epoch then has about ``1 + k`` times more steps. 0: random batches.
+        gradient_clip: max gradient norm of the dense parameters (``None``: no clipping).
+        device: ``auto``, ``cpu`` or ``cuda``.
+        threads: torch intra-op threads (``None`` keeps torch's default).
+        checkpoint_path: where the best state is saved (``None``: kept in memory only).
+        progress: show a progress bar.
+        seed: seeds the batch order (the same on every rank).
+        distributed: data-parallel over ``torch.distributed`` (``torchrun`` sets the
+            rendezvous); each rank takes every ``world_size``-th batch of one global order,
+            gradients are averaged by DDP, so a step sees ``world_size`` batches.
+        backend: ``auto`` (``nccl`` on CUDA, ``gloo`` on CPU), ``gloo`` or ``nccl``. NCCL
+            cannot all-reduce sparse gradients: with sparse embedding tables ``fit`` stops
+            before the first step and asks for ``model.sparse_embeddings=false`` or gloo.
+    """
+
+    def __init__(
+        self,
+        lr: float = 0.001,
+        weight_decay: float = 0.0,
+        optimizer: str = "adamw",
+        max_epochs: int = 200,
+        patience: int = 20,
+        batch_size: int | None = None,
+        batch_positives: int = 0,
+        gradient_clip: float | None = 5.0,
+        device: str = "auto",
+        threads: int | None = None,
+        checkpoint_path: str | Path | None = None,
+        progress: bool = True,
+        seed: int = 0,
+        distributed: bool = False,
+        backend: str = "auto",
+    ) -> None:
+        if optimizer not in ("adam", "adamw"):
+            raise ValueError(f"trainer.optimizer must be adam or adamw, got {optimizer!r}")
+        if distributed and not batch_size:
+            raise ValueError("distributed training needs trainer.batch_size (mini-batches)")
+        if batch_positives < 0:
+            raise ValueError(f"trainer.batch_positives must be >= 0, got {batch_positives}")
+        self.lr, self.weight_decay, self.optimizer_name = lr, weight_decay, optimizer
+        self.max_epochs, self.patience = max_epochs, patience
+        self.batch_size, self.gradient_clip = batch_size, gradient_clip
+        self.batch_positives = batch_positives
+        self.device = resolve_device(device)
+        self.threads = threads
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        self.progress = progress
+        self.seed = seed
+        self.distributed, self.backend = distributed, backend
+        self.rank, self.world_size = 0, 1
+        self.history: list[EpochRecord] = []
+        self.best_epoch = 0
+        self.best_loss = math.inf
+
+    def _backend(self) -> str:
+        if dist.is_initialized():
+            return dist.get_backend()
+        if self.backend == "auto":
+            return "nccl" if self.device.type == "cuda" else "gloo"
+        return self.backend
+
+    def _setup_distributed(self, model: nn.Module) -> None:
+        if self._backend() == "nccl" and sparse_tables(model):
+            raise ValueError(
+                "trainer=ddp with the nccl backend cannot all-reduce the sparse gradients of "
+                "model.sparse_embeddings=true (NCCL has no sparse all-reduce); set "
+                "model.sparse_embeddings=false (dense gradients for the embedding tables) or "
+                "trainer.backend=gloo"
+            )
+        self.rank, self.world_size, self.device = init_process_group(self._backend(), self.device)
+
+    def _optimizers(self, model: nn.Module) -> list[torch.optim.Optimizer]:
+        """Adam(W) for the dense parameters; SparseAdam for sparse embedding tables."""
+        sparse = sparse_tables(model)
+        dense = [p for p in model.parameters() if all(p is not q for q in sparse)]
+        optimizer = torch.optim.AdamW if self.optimizer_name == "adamw" else torch.optim.Adam
+        optimizers = [optimizer(dense, lr=self.lr, weight_decay=self.weight_decay)]
+        if sparse:
+            optimizers.append(torch.optim.SparseAdam(sparse, lr=self.lr))
+        return optimizers
+
+    def _snapshot_if_best(self, model: nn.Module, loss: Tensor) -> dict | None:
+        if float(loss.detach()) < self.best_loss:
+            return copy.deepcopy(model.state_dict())
+        return None
+
+    def batches(
+        self, num_nodes: int, epoch: int, positives: PositiveIndex | None = None
+    ) -> list[Tensor | None]:
+        """This rank's batches of one epoch: a seeded global order, every rank's share.
+
+        ``positives`` (on the CPU) is needed when ``batch_positives > 0``."""
+        if self.batch_size is None or (self.batch_size >= num_nodes and self.world_size == 1):
+            return [None]
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+        if self.batch_positives:
+            if positives is None:
+                raise ValueError("trainer.batch_positives > 0 needs the positive index")
+            batches = positive_batches(positives, self.batch_size, self.batch_positives, generator)
+        else:
+            batches = random_batches(num_nodes, self.batch_size, generator)
+        usable = len(batches) // self.world_size * self.world_size
+        if usable == 0:
+            raise ValueError(f"{len(batches)} batches cannot be shared by {self.world_size} ranks")
+        return [b.to(self.device) for b in batches[self.rank : usable : self.world_size]]
+
+    def fit(
+        self,
+        model: HeCo,
+        loss_fn: HeCoLoss,
+        inputs: GraphInputs,
+        positive_index: Tensor,
+        on_epoch: Callable[[EpochRecord, HeCoOutput], None] | None = None,
+    ) -> HeCo:
+        """Trains ``model``; returns it with the best (lowest-loss) weights loaded."""
+        configure_threads(self.threads)
+        if self.distributed:
+            self._setup_distributed(model)
+        model.to(self.device)
+        inputs = inputs.to(self.device)
+        positives = PositiveIndex(positive_index.to(self.device), inputs.num_nodes)
+        sampling_positives = positives.to("cpu") if self.batch_positives else None
+        objective: nn.Module = Objective(model, loss_fn)
+        if self.distributed:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            objective = DistributedDataParallel(objective, device_ids=device_ids)
+        optimizers = self._optimizers(model)
+        dense_parameters = optimizers[0].param_groups[0]["params"]
+        best_state = copy.deepcopy(model.state_dict())
+        stale = 0
+        bar = tqdm(range(1, self.max_epochs + 1), desc="train", unit="epoch", dynamic_ncols=True,
+                   disable=not (self.progress and is_main_process()))  # fmt: skip
+        for epoch in bar:
+            model.train()
+            start = time.perf_counter()
+            totals = torch.zeros(3, device=self.device)
+            batches = self.batches(inputs.num_nodes, epoch, sampling_positives)
+            pending_state = None
+            for index in batches:
+                for optimizer in optimizers:
+                    optimizer.zero_grad(set_to_none=True)
+                parts, output = objective(inputs, index, positives.batch(index))
+                if len(batches) == 1 and not self.distributed:
+                    # Full batch: keep the weights that produced the loss (as the official
+                    # code does), i.e. before this step changes them.
+                    pending_state = self._snapshot_if_best(model, parts.loss)
+                parts.loss.backward()
+                if self.gradient_clip:
+                    nn.utils.clip_grad_norm_(dense_parameters, self.gradient_clip)
+                for optimizer in optimizers:
+                    optimizer.step()
+                totals += torch.stack([p.detach() for p in parts])
+            totals /= len(batches)
+            if self.distributed:  # every rank must take the same early-stopping decision
+                dist.all_reduce(totals)
+                totals /= self.world_size
+            loss, loss_metapath, loss_schema = totals.tolist()
+            seconds = time.perf_counter() - start
+            if not math.isfinite(loss):
+                model.load_state_dict(best_state)
+                raise NonFiniteLossError(
+                    f"loss became {loss} at epoch {epoch}; the best checkpoint (epoch "
+                    f"{self.best_epoch}, loss {self.best_loss:.4f}) is kept"
+                    + (f" at {self.checkpoint_path}" if self.checkpoint_path else "")
+                )
+            record = EpochRecord(
+                epoch, loss, loss_metapath, loss_schema,
+                optimizers[0].param_groups[0]["lr"], seconds, attention_values(output),
+            )  # fmt: skip
+            self.history.append(record)
+            if on_epoch is not None and is_main_process():
+                on_epoch(record, output)
+            if loss < self.best_loss:
+                self.best_loss, self.best_epoch, stale = loss, epoch, 0
+                best_state = pending_state or copy.deepcopy(model.state_dict())
+                if self.checkpoint_path and is_main_process():
+                    torch.save({"epoch": epoch, "loss": loss, "model": best_state},
+                               self.checkpoint_path)  # fmt: skip
+            else:
+                stale += 1
+            bar.set_postfix(loss=f"{loss:.4f}", best=f"{self.best_loss:.4f}")
+            if stale >= self.patience:
+                break
+        bar.close()
+        model.load_state_dict(best_state)
+        return model

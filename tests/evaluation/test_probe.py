@@ -1,0 +1,102 @@
+"""The linear probe: F1 equals scikit-learn's, the batched probe equals separate ones, the
+few-label splits and the seeded probe of graphs without fixed splits."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import f1_score, roc_auc_score
+
+from heco_pyg.evaluation.probe import (
+    ProtocolSettings,
+    f1_scores,
+    few_label_splits,
+    linear_probe,
+    probe_f1,
+)
+
+
+def test_f1_scores_match_scikit_learn():
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 4, (200,), generator=generator)
+    predicted = torch.randint(0, 4, (5, 200), generator=generator)
+    predicted[1] = 0  # classes never predicted: ill-defined precision scores 0
+    macro, micro = f1_scores(predicted, labels, 4)
+    for row in range(5):
+        assert macro[row] == pytest.approx(f1_score(labels, predicted[row], average="macro",
+                                                    zero_division=0))  # fmt: skip
+        assert micro[row] == pytest.approx(f1_score(labels, predicted[row], average="micro"))
+
+
+def _reference_probe(embeddings, labels, train, val, test, weights, settings):
+    """The official loop, one repetition at a time (nn.Linear, Adam, scikit-learn F1)."""
+    out = {"macro_f1": [], "micro_f1": [], "auc": []}
+    for weight in weights:
+        probe = torch.nn.Linear(embeddings.size(1), weight.size(1))
+        with torch.no_grad():
+            probe.weight.copy_(weight.t())
+            probe.bias.zero_()
+        optimizer = torch.optim.Adam(probe.parameters(), lr=settings.lr)
+        val_macro, val_micro, test_macro, test_micro, test_logits = [], [], [], [], []
+        for _ in range(settings.steps):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(probe(embeddings[train]), labels[train]).backward()
+            optimizer.step()
+            with torch.no_grad():
+                predicted_val = probe(embeddings[val]).argmax(1)
+                logits = probe(embeddings[test])
+            val_macro.append(f1_score(labels[val], predicted_val, average="macro"))
+            val_micro.append(f1_score(labels[val], predicted_val, average="micro"))
+            test_macro.append(f1_score(labels[test], logits.argmax(1), average="macro"))
+            test_micro.append(f1_score(labels[test], logits.argmax(1), average="micro"))
+            test_logits.append(logits)
+        best_macro = val_macro.index(max(val_macro))
+        best_micro = val_micro.index(max(val_micro))
+        out["macro_f1"].append(test_macro[best_macro])
+        out["micro_f1"].append(test_micro[best_micro])
+        probability = torch.softmax(test_logits[best_micro], 1).numpy()
+        out["auc"].append(roc_auc_score(labels[test], probability, multi_class="ovr"))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def test_batched_probe_equals_separate_probes():
+    generator = torch.Generator().manual_seed(1)
+    embeddings = torch.randn(300, 8, generator=generator)
+    labels = (embeddings[:, 0] + 0.8 * torch.randn(300, generator=generator) > 0).long()
+    labels += (embeddings[:, 1] > 0.5).long()  # three classes
+    index = torch.randperm(300, generator=generator)
+    train, val, test = index[:30], index[30:130], index[130:]
+    settings = ProtocolSettings(lr=0.05, repeats=4, steps=25)
+    batched = linear_probe(embeddings, labels, train, val, test, settings, seed=3)
+
+    # The same initial weights the batched probe drew (same generator, same order).
+    bound = math.sqrt(6.0 / (8 + 3))
+    draw = torch.rand(4, 8, 3, generator=torch.Generator().manual_seed(3))
+    reference = _reference_probe(embeddings, labels, train, val, test, (draw * 2 - 1) * bound,
+                                 settings)  # fmt: skip
+    for metric in ("macro_f1", "micro_f1", "auc"):
+        np.testing.assert_allclose(batched[metric], reference[metric], atol=1e-5, err_msg=metric)
+
+
+def test_few_label_splits_take_train_and_val_per_class_and_skip_unlabelled():
+    labels = np.array([0] * 30 + [1] * 30 + [-1] * 10)
+    (train, val, test), second = few_label_splits(labels, per_class=5, repeats=2, seed=0)
+    assert len(train) == len(val) == 10 and len(test) == 40
+    assert set(np.bincount(labels[train])) == {5} and set(np.bincount(labels[val])) == {5}
+    assert not set(train) & set(val) and not (set(train) | set(val)) & set(test)
+    assert (labels[np.concatenate([train, val, test])] >= 0).all()
+    assert not np.array_equal(second[0], train)  # each repeat draws a new split
+
+
+def test_probe_f1_separates_separable_features_and_not_noise():
+    generator = np.random.default_rng(0)
+    labels = np.arange(300) % 3
+    separable = np.eye(3)[labels] * 5 + generator.normal(0, 0.1, (300, 3))
+    noise = generator.normal(size=(300, 8))
+    settings = ProtocolSettings(per_class=10, repeats=2, steps=100, lr=0.05)
+    assert probe_f1(separable, labels, settings)["micro_f1"] == pytest.approx(1.0)
+    chance = probe_f1(noise, labels, settings)
+    assert 0.2 < chance["micro_f1"] < 0.5 and chance["micro_f1_std"] >= 0

@@ -1,0 +1,112 @@
+"""2-process data-parallel training on CPU (gloo) equals one process that sees the same
+global batches (each step: the mean loss of the batches the ranks took): dense and sparse
+embedding gradients, random and positive-aware batches."""
+
+import os
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as multiprocessing
+
+from heco_pyg.data import load_synthetic
+from heco_pyg.data.graph import model_arguments, model_inputs
+from heco_pyg.nn import HeCoMean
+from heco_pyg.training.batches import PositiveIndex
+from heco_pyg.training.loss import HeCoLoss
+from heco_pyg.training.trainer import Objective, Trainer
+
+BATCH, WORLD = 50, 2
+# (sparse_embeddings, batch_positives): dense and sparse embedding gradients (SparseAdam),
+# random and positive-aware batches. One spawn trains them all.
+CASES = {"dense": (False, 0), "sparse-embeddings": (True, 0), "positive-batches": (False, 2)}
+
+
+def build(sparse_embeddings=False):
+    torch.manual_seed(0)
+    data = load_synthetic(preparation={"sample_sizes": {"author": 3, "concept": 3}}, num_papers=300, num_authors=300,
+                          num_concepts=150, num_fields=3)  # fmt: skip
+    model = HeCoMean(**model_arguments(data), hidden_channels=16, feature_dropout=0.0,
+                     attention_dropout=0.0,
+                 sparse_embeddings=sparse_embeddings)  # fmt: skip
+    inputs = model.prepare(**model_inputs(data))
+    return data, model, inputs, data["paper", "positive", "paper"].edge_index
+
+
+def trainer(**kwargs):
+    return Trainer(lr=0.01, max_epochs=1, patience=10, batch_size=BATCH, device="cpu",
+                   threads=1, progress=False, seed=0, **kwargs)  # fmt: skip
+
+
+def rank_main(rank, port, folder):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank))  # fmt: skip
+    for name, (sparse_embeddings, batch_positives) in CASES.items():
+        _, model, inputs, positives = build(sparse_embeddings)
+        trainer(distributed=True, backend="gloo", batch_positives=batch_positives).fit(
+            model, HeCoLoss(0.5, 0.5), inputs, positives
+        )
+        if rank == 0:
+            torch.save(model.state_dict(), os.path.join(folder, f"{name}.pt"))
+    torch.distributed.destroy_process_group()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def distributed_states(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ddp")
+    multiprocessing.spawn(rank_main, args=(free_port(), str(folder)), nprocs=WORLD, join=True)
+    return {name: torch.load(folder / f"{name}.pt") for name in CASES}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_two_process_ddp_equals_one_process_on_the_same_global_batches(distributed_states, case):
+    distributed = distributed_states[case]
+    sparse_embeddings, batch_positives = CASES[case]
+
+    _, model, inputs, positive_index = build(sparse_embeddings)
+    objective = Objective(model, HeCoLoss(0.5, 0.5))
+    positives = PositiveIndex(positive_index, inputs.num_nodes)
+    reference_trainer = trainer(batch_positives=batch_positives)
+    optimizers = reference_trainer._optimizers(model)  # AdamW; SparseAdam for sparse tables
+    assert len(optimizers) == 1 + sparse_embeddings
+    dense = optimizers[0].param_groups[0]["params"]
+    batches = reference_trainer.batches(inputs.num_nodes, epoch=1, positives=positives)
+    for step in range(len(batches) // WORLD):  # the global order, one rank
+        for optimizer in optimizers:
+            optimizer.zero_grad()
+        # DDP's order of operations: each rank's gradient, then their sum / WORLD (summing
+        # the losses first differs by rounding, which Adam amplifies on near-zero gradients).
+        for index in batches[step * WORLD : (step + 1) * WORLD]:
+            objective(inputs, index, positives.batch(index))[0].loss.backward()
+        for parameter in model.parameters():
+            if parameter.grad is not None:
+                parameter.grad.div_(WORLD)
+        torch.nn.utils.clip_grad_norm_(dense, 5.0)
+        for optimizer in optimizers:
+            optimizer.step()
+
+    reference, initial = model.state_dict(), build(sparse_embeddings)[1].state_dict()
+    assert distributed.keys() == reference.keys()
+    changed = set()
+    for key, value in reference.items():
+        difference = (distributed[key] - value).abs().max()
+        assert difference <= 1e-6, (key, difference)
+        if not torch.equal(value, initial[key]):
+            changed.add(key)
+    assert changed  # training moved the parameters
+    tables = {k for k in reference if "embedding" in k}
+    assert tables and tables <= changed  # ... the embedding tables included
+
+
+def test_nccl_with_sparse_embeddings_fails_before_training():
+    _, model, inputs, positives = build(sparse_embeddings=True)
+    ddp = trainer(distributed=True, backend="nccl")
+    with pytest.raises(ValueError, match="model.sparse_embeddings=false"):
+        ddp.fit(model, HeCoLoss(0.5, 0.5), inputs, positives)
+    assert not torch.distributed.is_initialized()
