@@ -27,7 +27,7 @@ from heco_pyg.training.embedding import VIEWS, embed
 
 
 def protocol_task(cfg: DictConfig) -> dict:
-    """The paper's protocol; ``eval.json`` and ``eval.md`` into the run dir."""
+    """The paper's protocol, written into the run dir (:meth:`RunDir.write_evaluation`)."""
     run = RunDir(cfg.run_dir)
     run_cfg = run.config()
     if cfg.get("data_dir"):
@@ -47,7 +47,7 @@ def protocol_task(cfg: DictConfig) -> dict:
 
 
 def recommendation_task(cfg: DictConfig, k: int = 10, batch_size: int = 256) -> dict:
-    """Held-out citations; ``recommend_eval.json`` and ``recommend_eval.md`` into the run dir."""
+    """Held-out citations, written into the run dir (:meth:`RunDir.write_evaluation`)."""
     run = RunDir(cfg.run_dir)
     configure_threads((cfg.get("recommend") or {}).get("threads"))
     embeddings = {view: run.embeddings(view)[0] for view in VIEWS}

@@ -1,7 +1,7 @@
 """A local report of a run or a sweep, from its files alone (no wandb):
 ``python -m heco_pyg.report DIR [--format html|md] [--output PATH]``.
 
-A run dir (``history.csv``, ``metrics.json``): loss curves, attention weights over the
+A run dir (its history and metrics): loss curves, attention weights over the
 epochs, embedding diagnostics over the epochs when logged, the metrics table. A sweep dir
 (run folders with ``.hydra/overrides.yaml``): the sweep summary table and heatmap
 (:mod:`heco_pyg.runs.sweep`), every run's loss curve and attention weights over the epochs.

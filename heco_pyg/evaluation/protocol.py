@@ -73,7 +73,7 @@ def evaluate_protocol(
 
 
 def flat_metrics(result: dict) -> dict[str, float]:
-    """``{"protocol/macro_f1_20": ..., "protocol/nmi": ...}`` for ``metrics.json``."""
+    """``{"protocol/macro_f1_20": ..., "protocol/nmi": ...}`` for the run's metrics."""
     flat = {}
     for rate, metrics in result["classification"].items():
         for metric, value in metrics.items():

@@ -317,7 +317,7 @@ class HeCo(nn.Module):
         # training whose cost does not grow with the graph).
         if sampled:
             aggregated = {
-                m: self._sampled_aggregate(inputs, inputs.metapaths[m].adjacency, index)
+                m: self.sampled_aggregate(inputs, inputs.metapaths[m].adjacency, index)
                 for m in self.metapaths
             }
             metapath = self.metapath_encoder.per_metapath_aggregated(aggregated)
@@ -335,9 +335,7 @@ class HeCo(nn.Module):
         x = inputs.x[node_type][unique] if node_type in inputs.x else unique
         return self.projection(node_type, x)[inverse]
 
-    def _sampled_aggregate(
-        self, inputs: GraphInputs, adjacency: Adjacency, index: Tensor
-    ) -> Tensor:
+    def sampled_aggregate(self, inputs: GraphInputs, adjacency: Adjacency, index: Tensor) -> Tensor:
         """Unbiased estimate of ``(A_hat h)[index]`` from ``metapath_sample_size`` sampled
         entries of each row (each weighted by ``A_hat_ij * degree / samples``)."""
         size = self.metapath_sample_size

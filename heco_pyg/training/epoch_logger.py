@@ -1,4 +1,5 @@
-"""The per-epoch logging policy: what a run logs to the tracker and to ``history.csv``.
+"""The per-epoch logging policy: what a run logs to the tracker and to its
+history (:meth:`heco_pyg.runs.run_dir.RunDir.write_history`).
 
 Every epoch: the losses (total, L_mp, L_sc), learning rate, seconds and every type-level
 and semantic attention weight as its own series. Every ``histogram_every`` epochs: a
@@ -67,7 +68,7 @@ def view_diagnostics(
 class EpochLogger:
     """``Trainer.fit(..., on_epoch=EpochLogger(tracker, positives))``: logs each epoch to
     ``tracker`` at ``step=epoch`` and keeps the same series in :attr:`rows` (one dict per
-    epoch, the rows of ``history.csv``; series not due at an epoch are absent there).
+    epoch, the rows of the run's history; series not due at an epoch are absent there).
 
     Args:
         tracker: where the series go (``logger=none`` is a disabled tracker).

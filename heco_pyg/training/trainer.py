@@ -33,7 +33,7 @@ class NonFiniteLossError(RuntimeError):
 
 @dataclass
 class EpochRecord:
-    """One row of ``history.csv``."""
+    """One epoch of the run's history."""
 
     epoch: int
     loss: float
@@ -159,7 +159,7 @@ class Trainer:
             )
         self.rank, self.world_size, self.device = init_process_group(self._backend(), self.device)
 
-    def _optimizers(self, model: nn.Module) -> list[torch.optim.Optimizer]:
+    def make_optimizers(self, model: nn.Module) -> list[torch.optim.Optimizer]:
         """Adam(W) for the dense parameters; SparseAdam for sparse embedding tables."""
         sparse = sparse_tables(model)
         dense = [p for p in model.parameters() if all(p is not q for q in sparse)]
@@ -214,7 +214,7 @@ class Trainer:
         if self.distributed:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             objective = DistributedDataParallel(objective, device_ids=device_ids)
-        optimizers = self._optimizers(model)
+        optimizers = self.make_optimizers(model)
         dense_parameters = optimizers[0].param_groups[0]["params"]
         best_state = copy.deepcopy(model.state_dict())
         stale = 0

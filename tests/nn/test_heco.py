@@ -107,9 +107,7 @@ def test_sampled_metapath_rows_estimate_the_exact_product(graph):
     model.projection.dropout.p = 0.0
     exact = torch.sparse.mm(adjacency.rows(index), model.projection("paper", x))
     torch.manual_seed(0)
-    estimate = torch.stack(
-        [model._sampled_aggregate(inputs, adjacency, index) for _ in range(2000)]
-    )
+    estimate = torch.stack([model.sampled_aggregate(inputs, adjacency, index) for _ in range(2000)])
     assert torch.allclose(estimate.mean(0), exact, atol=0.04 * float(exact.abs().max()))
     # training with a sample never projects all papers: shapes stay [B, C]
     output = model.train()(inputs, index)

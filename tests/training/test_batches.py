@@ -1,4 +1,3 @@
-import pytest
 import torch
 
 from heco_pyg.training.batches import (
@@ -7,7 +6,6 @@ from heco_pyg.training.batches import (
     positive_batches,
     random_batches,
 )
-from heco_pyg.training.trainer import Trainer
 
 
 def clustered_positives(num_nodes: int = 600, pos_num: int = 5, seed: int = 0) -> PositiveIndex:
@@ -61,27 +59,6 @@ def test_positive_batches_are_seeded_and_without_positives_are_random_batches():
     plain = positive_batches(positives, 64, 0, generator(1))
     assert all(torch.equal(a, b) for a, b in zip(plain, random_batches(600, 64, generator(1)),
                                                  strict=True))  # fmt: skip
-
-
-def test_ranks_share_one_global_order_of_positive_batches():
-    positives = clustered_positives()
-
-    def share(rank, world_size):
-        trainer = Trainer(batch_size=40, batch_positives=4, device="cpu", seed=3)
-        trainer.rank, trainer.world_size = rank, world_size
-        return trainer.batches(600, epoch=2, positives=positives)
-
-    single, rank0, rank1 = share(0, 1), share(0, 2), share(1, 2)
-    assert len(rank0) == len(rank1) == len(single) // 2
-    for step, (a, b) in enumerate(zip(rank0, rank1, strict=True)):
-        assert torch.equal(a, single[2 * step]) and torch.equal(b, single[2 * step + 1])
-
-
-def test_batch_positives_need_the_positive_index():
-    with pytest.raises(ValueError, match="positive index"):
-        Trainer(batch_size=40, batch_positives=2, device="cpu").batches(600, epoch=1)
-    with pytest.raises(ValueError, match=">= 0"):
-        Trainer(batch_size=40, batch_positives=-1)
 
 
 def test_batch_positives_keeps_in_batch_pairs_and_self():

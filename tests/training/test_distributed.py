@@ -73,7 +73,7 @@ def test_two_process_ddp_equals_one_process_on_the_same_global_batches(distribut
     objective = Objective(model, HeCoLoss(0.5, 0.5))
     positives = PositiveIndex(positive_index, inputs.num_nodes)
     reference_trainer = trainer(batch_positives=batch_positives)
-    optimizers = reference_trainer._optimizers(model)  # AdamW; SparseAdam for sparse tables
+    optimizers = reference_trainer.make_optimizers(model)  # AdamW; SparseAdam for sparse tables
     assert len(optimizers) == 1 + sparse_embeddings
     dense = optimizers[0].param_groups[0]["params"]
     batches = reference_trainer.batches(inputs.num_nodes, epoch=1, positives=positives)

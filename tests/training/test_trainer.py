@@ -1,0 +1,102 @@
+"""The training loop: early stopping, the best state, checkpoints, the NaN guard, the
+batches of one epoch and which embedding rows a mini-batch step updates."""
+
+import math
+
+import pytest
+import torch
+
+from heco_pyg.data import load_synthetic
+from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
+from heco_pyg.nn import HeCo, HeCoMean
+from heco_pyg.training.loss import HeCoLoss
+from heco_pyg.training.trainer import NonFiniteLossError, Trainer
+from tests.training.test_batches import clustered_positives
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return load_synthetic(preparation={"sample_sizes": {"author": 3, "concept": 3}},
+                          num_papers=200, num_authors=400, num_concepts=150,
+                          num_fields=3)  # fmt: skip
+
+
+def _mean_model(data, dropout=0.3):
+    torch.manual_seed(0)
+    model = HeCoMean(**model_arguments(data), hidden_channels=8, feature_dropout=dropout,
+                     attention_dropout=dropout)  # fmt: skip
+    return model, model.prepare(**model_inputs(data)), data[positive_edge_type("paper")].edge_index
+
+
+def test_fit_keeps_the_best_state_and_writes_it_as_the_checkpoint(graph, tmp_path):
+    model, inputs, positives = _mean_model(graph)
+    trainer = Trainer(max_epochs=6, patience=100, device="cpu", progress=False, lr=0.01,
+                      checkpoint_path=tmp_path / "best.pt")  # fmt: skip
+    trainer.fit(model, HeCoLoss(), inputs, positives)
+    losses = [record.loss for record in trainer.history]
+    assert len(losses) == 6 and trainer.best_loss == min(losses)
+    assert trainer.best_epoch == losses.index(min(losses)) + 1
+    saved = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert saved["epoch"] == trainer.best_epoch
+    for name, value in model.state_dict().items():  # the model ends with the best weights
+        assert torch.equal(saved["model"][name], value), name
+
+
+def test_patience_stops_after_that_many_epochs_without_improvement(graph):
+    model, inputs, positives = _mean_model(graph, dropout=0.0)
+    trainer = Trainer(max_epochs=50, patience=2, device="cpu", progress=False, lr=0.0)
+    trainer.fit(model, HeCoLoss(), inputs, positives)  # lr 0, no dropout: the same loss
+    assert trainer.best_epoch == 1 and len(trainer.history) == 3
+
+
+def test_a_non_finite_loss_stops_with_the_best_state_kept(graph):
+    model, inputs, positives = _mean_model(graph)
+
+    class ExplodingLoss(HeCoLoss):
+        calls = 0
+
+        def forward(self, *args):
+            parts = super().forward(*args)
+            ExplodingLoss.calls += 1
+            if ExplodingLoss.calls == 3:
+                return type(parts)(*(p * math.nan for p in parts))
+            return parts
+
+    trainer = Trainer(max_epochs=10, device="cpu", progress=False, lr=0.01)
+    with pytest.raises(NonFiniteLossError, match="epoch 3"):
+        trainer.fit(model, ExplodingLoss(), inputs, positives)
+    assert trainer.best_epoch in (1, 2)
+
+
+def test_ranks_share_one_global_order_of_positive_batches():
+    positives = clustered_positives()
+
+    def share(rank, world_size):
+        trainer = Trainer(batch_size=40, batch_positives=4, device="cpu", seed=3)
+        trainer.rank, trainer.world_size = rank, world_size
+        return trainer.batches(600, epoch=2, positives=positives)
+
+    single, rank0, rank1 = share(0, 1), share(0, 2), share(1, 2)
+    assert len(rank0) == len(rank1) == len(single) // 2
+    for step, (a, b) in enumerate(zip(rank0, rank1, strict=True)):
+        assert torch.equal(a, single[2 * step]) and torch.equal(b, single[2 * step + 1])
+
+
+def test_batch_positives_need_the_positive_index():
+    with pytest.raises(ValueError, match="positive index"):
+        Trainer(batch_size=40, batch_positives=2, device="cpu").batches(600, epoch=1)
+    with pytest.raises(ValueError, match=">= 0"):
+        Trainer(batch_size=40, batch_positives=-1)
+
+
+def test_training_updates_only_the_rows_a_mini_batch_read(graph):
+    data = graph
+    torch.manual_seed(0)
+    model = HeCo(**model_arguments(data), hidden_channels=8, sparse_embeddings=True,
+                 metapath_sample_size=4)  # fmt: skip
+    before = model.projection.embeddings["author"].weight.detach().clone()
+    inputs = model.prepare(**model_inputs(data))
+    trainer = Trainer(max_epochs=1, batch_size=100, device="cpu", progress=False, lr=0.01)
+    trainer.fit(model, HeCoLoss(), inputs, data[positive_edge_type("paper")].edge_index)
+    changed = (model.projection.embeddings["author"].weight != before).any(dim=1)
+    assert 0 < int(changed.sum()) < 400  # sampled authors moved, the others did not
