@@ -32,7 +32,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from heco_pyg.data.graph import DataError, build_graph, is_identity_features, schema_edge_type
-from heco_pyg.data.sparse import incidence
+from heco_pyg.data.incidence import incidence
 
 META_KEYS = ("num_papers", "num_authors", "num_concepts")
 

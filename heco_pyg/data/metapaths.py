@@ -21,7 +21,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.utils import to_undirected
 
 from heco_pyg.data.graph import DataError, metapath_edge_type, schema_edge_type
-from heco_pyg.data.sparse import incidence, row_of_entries, topk_per_row
+from heco_pyg.data.incidence import incidence, row_of_entries, topk_per_row
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from heco_pyg.data.graph import DataError, metapath_edges, positive_edge_type
-from heco_pyg.data.sparse import row_of_entries, topk_per_row
+from heco_pyg.data.incidence import row_of_entries, topk_per_row
 
 
 def metapath_scores(data: HeteroData) -> sp.csr_matrix:

@@ -53,11 +53,12 @@ class GraphInputs:
 
 @dataclass
 class ViewStacks:
-    """Per-type (``[T, B, C]``) and per-meta-path (``[M, B, C]``) embeddings, before the
-    view-level attention combines them."""
+    """Per-type (``[T, B, C]``, schema view) and per-meta-path (``[M, B, C]``, meta-path
+    view, ``semantic`` as in :class:`HeCoOutput`) embeddings, before the view-level
+    attention combines them."""
 
     schema: Tensor
-    metapath: Tensor
+    semantic: Tensor
     node_attention: dict[str, Tensor] = field(default_factory=dict)
 
 
@@ -239,7 +240,7 @@ class HeCo(nn.Module):
     def combine(self, stacks: ViewStacks) -> HeCoOutput:
         """Type-level and semantic attention over the stacked views."""
         schema, type_weight = self.schema_encoder(stacks.schema)
-        semantic, semantic_weight = self.metapath_encoder(stacks.metapath)
+        semantic, semantic_weight = self.metapath_encoder(stacks.semantic)
         return HeCoOutput(
             schema,
             semantic,
@@ -260,7 +261,7 @@ class HeCo(nn.Module):
         stacks = [self.views(inputs, chunk, target_all) for chunk in chunks]
         return self.combine(ViewStacks(
             torch.cat([s.schema for s in stacks], dim=1),
-            torch.cat([s.metapath for s in stacks], dim=1),
+            torch.cat([s.semantic for s in stacks], dim=1),
         ))  # fmt: skip
 
     def _project_target_in_chunks(self, inputs: GraphInputs, chunks: tuple[Tensor, ...]) -> Tensor:

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from heco_pyg.data.graph import build_graph, metapath_edge_type
+from heco_pyg.data.incidence import incidence, topk_per_row
 from heco_pyg.data.metapaths import AddMetaPathCounts, metapath_counts, metapath_density
-from heco_pyg.data.sparse import incidence, topk_per_row
 
 
 def toy_graph(num_papers=6):

@@ -1,4 +1,5 @@
-"""Small sparse helpers shared by the meta-path and positive transforms (numpy/scipy)."""
+"""Incidence matrices and per-row top-k, shared by the meta-path and positive transforms
+(numpy/scipy; the torch CSR adjacency the encoders read is :mod:`heco_pyg.nn.sparse`)."""
 
 from __future__ import annotations
 
