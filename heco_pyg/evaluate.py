@@ -1,6 +1,6 @@
 """Evaluate a finished run: ``python -m heco_pyg.evaluate run_dir=DIR [task=protocol|recommend]``.
 
-Tasks (``conf/task/``, each a ``_target_`` below):
+Tasks (``heco_pyg/conf/task/``, each a ``_target_`` below):
 
 * ``protocol``: the HeCo paper's node-classification and clustering protocol
   (:mod:`heco_pyg.evaluation.protocol`) on the run's meta-path view, re-embedded from its
@@ -61,7 +61,7 @@ def recommendation_task(cfg: DictConfig, k: int = 10, batch_size: int = 256) -> 
     return summary
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+@hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     instantiate(cfg.task)(cfg)
 

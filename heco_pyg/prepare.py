@@ -35,7 +35,7 @@ def prepare(cfg: DictConfig, stats_file: Path) -> dict[str, Any]:
     return stats
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="prepare")
+@hydra.main(version_base="1.3", config_path="conf", config_name="prepare")
 def main(cfg: DictConfig) -> None:
     stats_file = Path(
         cfg.stats_file or Path(HydraConfig.get().runtime.output_dir) / "graph_stats.json"

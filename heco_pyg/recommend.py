@@ -149,7 +149,7 @@ def recommend(cfg: DictConfig) -> list[dict]:
     return results
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="recommend")
+@hydra.main(version_base="1.3", config_path="conf", config_name="recommend")
 def main(cfg: DictConfig) -> None:
     print(format_results(recommend(cfg), cfg.format))
 

@@ -16,7 +16,7 @@ os.environ.setdefault("WANDB_SILENT", "true")
 torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = ROOT / "conf"
+CONFIG_DIR = ROOT / "heco_pyg" / "conf"
 SHARED = Path(os.environ.get("HECO_SHARED", ROOT.parent / "shared"))
 
 # Small enough to train in seconds, large enough for every code path.
@@ -34,7 +34,7 @@ TINY_SYNTHETIC = [
 
 
 def compose_config(overrides: list[str] | None = None, name: str = "train") -> DictConfig:
-    """The real ``conf/<name>.yaml`` with overrides, as ``@hydra.main`` would see it."""
+    """The real ``heco_pyg/conf/<name>.yaml`` with overrides, as ``@hydra.main`` would see it."""
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(config_name=name, overrides=overrides or [], return_hydra_config=True)
     HydraConfig.instance().set_config(cfg)  # resolves ${hydra:...} in paths

@@ -1,4 +1,4 @@
-"""``conf/experiment/``: each file composes, carries the official release's
+"""``heco_pyg/conf/experiment/``: each file composes, carries the official release's
 hyper-parameters (shared/data/heco/README.md), and holds only what differs from the
 defaults."""
 

@@ -77,7 +77,7 @@ def optimized_value(
 
 def sweep_group() -> str | None:
     """The wandb group of a multirun job: ``<task>-<sweep dir name>``; None for single runs.
-    The ``${sweep_group:}`` resolver of ``conf/logger/wandb.yaml``."""
+    The ``${sweep_group:}`` resolver of ``heco_pyg/conf/logger/wandb.yaml``."""
     if not HydraConfig.initialized():
         return None
     hydra = HydraConfig.get()
@@ -222,7 +222,7 @@ def write_summary(
 
 
 class SweepSummary(Callback):
-    """Hydra callback (``hydra.callbacks`` in ``conf/hydra/default.yaml``): at the end of a
+    """Hydra callback (``hydra.callbacks`` in ``heco_pyg/conf/hydra/default.yaml``): at the end of a
     multirun, :func:`write_summary` into the sweep dir for ``optimized_metric``.
 
     Args:

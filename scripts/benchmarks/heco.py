@@ -23,7 +23,7 @@ from hydra.utils import instantiate
 from benchmarks._common import machine, peak_memory_mib
 from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "heco_pyg" / "conf"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
