@@ -34,5 +34,10 @@ def main(argv: Sequence[str] | None = None) -> Path:
     return path
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    """The ``heco-report`` console script (``main`` returns the path, for callers)."""
     main()
+
+
+if __name__ == "__main__":
+    cli()

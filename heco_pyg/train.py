@@ -19,7 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from heco_pyg.data import build_data
-from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
+from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
 from heco_pyg.evaluation import ProtocolSettings, evaluate_embeddings
 from heco_pyg.evaluation.protocol import evaluate_protocol, flat_metrics, has_splits, split_indices
 from heco_pyg.evaluation.tables import format_table, protocol_markdown
@@ -62,7 +62,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     tracker.config(OmegaConf.to_container(cfg, resolve=True))
     try:
         trainer = instantiate(cfg.trainer, checkpoint_path=run.checkpoint, seed=cfg.seed)
-        positives = data[positive_edge_type(target)].edge_index
+        positives = positive_index(data)
         epoch_logger = EpochLogger(tracker, positives, **cfg.get("epoch_logging", {}))
         trainer.fit(model, loss_fn, inputs, positives, on_epoch=epoch_logger)
         if hasattr(loss_fn, "workspace"):  # its N x N buffer is not needed for evaluation

@@ -10,9 +10,18 @@ A HeCo graph is a PyG :class:`~torch_geometric.data.HeteroData` with
 * schema edges ``(target, "to", neighbour)`` and their reverses ``(neighbour, "rev_to",
   target)``;
 * meta-path edges ``(target, "PAP", target)`` with ``edge_weight`` = number of path
-  instances (see :mod:`heco_pyg.data.metapaths`);
-* positives ``(target, "positive", target)``: anchor -> positive index pairs, self
-  included (see :mod:`heco_pyg.data.positives`).
+  instances (see :mod:`heco_pyg.data.metapaths`).
+
+The edge stores hold only relations a model may pass messages over, so
+``data.to_homogeneous()`` and PyG's loaders see the graph and nothing else. Training
+labels and evaluation targets are graph-level attributes, outside every edge store:
+
+* ``data.positive_index``: ``[2, P]`` HeCo positives (anchor, positive) of the target
+  nodes, self included, sorted by anchor (see :mod:`heco_pyg.data.positives`); read it
+  with :func:`positive_index`;
+* ``data.citation_index``: ``[2, E]`` (citing, cited) target-node citations inside the
+  set, for the recommendation evaluation only (sources that have citations); read it
+  with :func:`citation_index`.
 
 Python-side metadata lives on the graph as plain attributes: ``data.target``,
 ``data.neighbour_types`` (schema neighbour types in order), ``data.metapaths``
@@ -30,7 +39,6 @@ from torch_geometric.data import HeteroData
 
 SCHEMA_RELATION = "to"
 REVERSE_RELATION = "rev_to"
-POSITIVE_RELATION = "positive"
 
 
 class DataError(ValueError):
@@ -45,8 +53,26 @@ def metapath_edge_type(target: str, metapath: str) -> tuple[str, str, str]:
     return (target, metapath, target)
 
 
-def positive_edge_type(target: str) -> tuple[str, str, str]:
-    return (target, POSITIVE_RELATION, target)
+def positive_index(data: HeteroData) -> Tensor:
+    """The graph's HeCo positives ``[2, P]`` (anchor, positive), self included."""
+    index = getattr(data, "positive_index", None)
+    if index is None:
+        raise DataError(
+            f"{getattr(data, 'name', 'graph')}: no positives (data.positive_index); build the "
+            "graph with heco_pyg.data.pipeline.prepare_paper_graph or AddPositives"
+        )
+    return index
+
+
+def citation_index(data: HeteroData) -> Tensor:
+    """The graph's within-set citations ``[2, E]`` (citing, cited), evaluation only."""
+    index = getattr(data, "citation_index", None)
+    if index is None:
+        raise DataError(
+            f"{getattr(data, 'name', 'graph')}: no citations (data.citation_index); "
+            "task=recommend needs a data source that keeps within-set citations"
+        )
+    return index
 
 
 def _check_features(x: np.ndarray | Tensor, rows: int, where: str) -> Tensor:

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 import torch
 from torch_geometric.data import HeteroData
 
-from heco_pyg.data.graph import DataError, build_graph, metapath_edge_type, positive_edge_type
+from heco_pyg.data.graph import DataError, build_graph, metapath_edge_type
 from heco_pyg.data.positives import select_positives
 
 log = logging.getLogger(__name__)
@@ -279,12 +279,10 @@ def load_heco_benchmark_graph(
 
     stored = root / positives if positives else None
     if stored is not None and stored.is_file() and not rebuild_positives:
-        data[positive_edge_type(target)].edge_index = _stored_positives(
-            stored, num_target, add_self_positives
-        )
+        data.positive_index = _stored_positives(stored, num_target, add_self_positives)
         data.positive_source = str(stored)
     else:
-        data[positive_edge_type(target)].edge_index = select_positives(data, pos_num)
+        data.positive_index = select_positives(data, pos_num)
         data.positive_source = f"rebuilt (pos_num={pos_num})"
     log.info("%s: %s, positives %s", name, num_nodes, data.positive_source)
     return data

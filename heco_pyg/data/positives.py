@@ -13,7 +13,7 @@ import scipy.sparse as sp
 import torch
 from torch_geometric.data import HeteroData
 
-from heco_pyg.data.graph import DataError, metapath_edges, positive_edge_type
+from heco_pyg.data.graph import DataError, metapath_edges
 from heco_pyg.data.incidence import row_of_entries, topk_per_row
 
 
@@ -51,7 +51,8 @@ def select_positives(data: HeteroData, pos_num: int) -> torch.Tensor:
 
 
 class AddPositives:
-    """Adds ``(target, "positive", target)`` edges: HeCo positives, self included."""
+    """Sets ``data.positive_index``: HeCo positives, self included (a graph-level attribute,
+    not an edge store: positives are training labels, not a relation to pass messages over)."""
 
     def __init__(self, pos_num: int) -> None:
         self.pos_num = pos_num
@@ -60,7 +61,7 @@ class AddPositives:
         if not data.metapaths:
             raise DataError("positives need meta-paths: add them first")
         data = data.clone()
-        data[positive_edge_type(data.target)].edge_index = select_positives(data, self.pos_num)
+        data.positive_index = select_positives(data, self.pos_num)
         return data
 
     def __repr__(self) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch_geometric.data import HeteroData
 
-from heco_pyg.data.graph import positive_edge_type, schema_edge_type
+from heco_pyg.data.graph import schema_edge_type
 
 
 def _degree(index: torch.Tensor, size: int) -> np.ndarray:
@@ -28,8 +28,8 @@ def graph_statistics(data: HeteroData) -> dict[str, Any]:
         stats["edges"][f"{target}-{neighbour}"] = int(edge_index.size(1))
         without = int((_degree(edge_index[0], n) == 0).sum())
         stats[f"{target}s_without_{neighbour}s"] = without
-    cites = (target, "cites", target)
-    stats["edges"]["cites"] = int(data[cites].edge_index.size(1)) if cites in data.edge_types else 0
+    citations = getattr(data, "citation_index", None)
+    stats["edges"]["cites"] = int(citations.size(1)) if citations is not None else 0
     stats["metapaths"] = {}
     for name, info in (getattr(data, "metapath_stats", {}) or {}).items():
         pairs = n * (n - 1)
@@ -41,8 +41,8 @@ def graph_statistics(data: HeteroData) -> dict[str, Any]:
             "density_after_pruning": info["density_after"],
             "neighbours_pruned": info["dropped_neighbours"],
         }
-    if positive_edge_type(target) in data.edge_types:
-        per_anchor = _degree(data[positive_edge_type(target)].edge_index[0], n)
+    if getattr(data, "positive_index", None) is not None:
+        per_anchor = _degree(data.positive_index[0], n)
         stats["positives_per_paper"] = {
             "mean": float(per_anchor.mean()), "min": int(per_anchor.min()),
             "max": int(per_anchor.max()), "total": int(per_anchor.sum()),

@@ -6,8 +6,8 @@ paper's own; level-1 concepts follow the field; a handful of generic level-0 con
 sit on most papers (they make an unpruned PCP nearly complete, as in OpenAlex).
 Popularity within a group is Zipf-like, so degrees are heavy-tailed. Paper features
 carry only a weak field signal (text is a noisy view), so the graph must be used to
-recover the fields. Citations ``(paper, cites, paper)`` stay mostly inside a subtopic;
-they are for evaluation only.
+recover the fields. Citations (``data.citation_index``, outside the edge stores) stay
+mostly inside a subtopic; they are for evaluation only.
 
 Write the graph in the notebook's artifacts format::
 
@@ -144,7 +144,7 @@ def generate_synthetic(
         node_ids=[f"S{i}" for i in range(num_papers)],
     )
     data["concept"].level = torch.from_numpy(level)
-    data["paper", "cites", "paper"].edge_index = torch.from_numpy(np.unique(cites, axis=0).T.copy())
+    data.citation_index = torch.from_numpy(np.unique(cites, axis=0).T.copy())
     return data
 
 

@@ -1,8 +1,8 @@
 """Held-out citation recommendation: ``python -m heco_pyg.evaluate run_dir=DIR task=recommend``.
 
-Each paper with at least one citation inside the set is a query; the papers it cites,
-``("paper", "cites", "paper")`` edges that training never reads, are the relevant
-items. Every other paper is ranked by a score (the query itself is left out) and
+Each paper with at least one citation inside the set is a query; the papers it cites
+(``data.citation_index``, outside the graph's edge stores, so training never reads them)
+are the relevant items. Every other paper is ranked by a score (the query itself is left out) and
 
 * ``Recall@k`` = ``|cited in the top k| / |cited|``;
 * ``nDCG@k`` = ``sum_{cited i, rank_i <= k} 1 / log2(rank_i + 1)`` divided by its ideal,
@@ -26,12 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from heco_pyg.data.graph import DataError, schema_edge_type
+from heco_pyg.data.graph import citation_index, schema_edge_type
 from heco_pyg.retrieval.search import mask_out
 
 log = logging.getLogger(__name__)
 
-CITES = "cites"
 Scorer = Callable[[Tensor], Tensor]
 
 
@@ -131,13 +130,7 @@ def random_scorer(num_items: int, seed: int) -> Scorer:
 
 def citation_edges(data) -> Tensor:
     """The graph's within-set citations ``[2, E]`` (citing, cited), self-citations dropped."""
-    edge_type = (data.target, CITES, data.target)
-    if edge_type not in data.edge_types:
-        raise DataError(
-            f"{getattr(data, 'name', 'graph')}: no {edge_type} edges; task=recommend needs "
-            "the data source to keep within-set citations"
-        )
-    edge_index = data[edge_type].edge_index
+    edge_index = citation_index(data)
     edge_index = edge_index[:, edge_index[0] != edge_index[1]]
     return torch.unique(edge_index, dim=1)
 

@@ -9,9 +9,6 @@ from functools import cached_property
 import torch
 from torch import Tensor
 
-warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
-warnings.filterwarnings("ignore", message=".*Sparse invariant checks are implicitly disabled.*")
-
 
 @dataclass
 class Adjacency:
@@ -56,15 +53,13 @@ class Adjacency:
     def rows(self, index: Tensor | None = None) -> Tensor:
         """The rows ``index`` (all rows when ``None``) as a torch sparse CSR tensor."""
         if index is None:
-            return torch.sparse_csr_tensor(
-                self.rowptr, self.col, self.value, (self.num_rows, self.num_cols)
-            )
+            return _csr(self.rowptr, self.col, self.value, (self.num_rows, self.num_cols))
         start, degree = self.rowptr[index], self.degree[index]
         rowptr = torch.zeros(index.numel() + 1, dtype=torch.long, device=index.device)
         rowptr[1:] = torch.cumsum(degree, 0)
         offset = torch.repeat_interleave(start - rowptr[:-1], degree)
         position = torch.arange(int(rowptr[-1]), device=index.device) + offset
-        return torch.sparse_csr_tensor(
+        return _csr(
             rowptr, self.col[position], self.value[position], (index.numel(), self.num_cols)
         )
 
@@ -72,3 +67,12 @@ class Adjacency:
         return Adjacency(
             self.rowptr.to(device), self.col.to(device), self.value.to(device), self.num_cols
         )
+
+
+def _csr(rowptr: Tensor, col: Tensor, value: Tensor, size: tuple[int, int]) -> Tensor:
+    """A torch sparse CSR tensor; its parts are valid by construction, so invariant checks
+    are off, and torch's one-time "CSR support is in beta" notice is silenced here only
+    (no process-wide warning filter)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(rowptr, col, value, size, check_invariants=False)

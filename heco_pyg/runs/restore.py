@@ -1,5 +1,5 @@
 """A finished run brought back to life: its graph rebuilt from its saved config (so
-evaluation-only relations such as ``("paper", "cites", "paper")`` come back) and checked
+evaluation-only attributes such as ``data.citation_index`` come back) and checked
 against its saved ids, and its model with the best weights."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import torch
 from benchmarks._common import machine, peak_memory_mib
 from benchmarks._notebook import time_notebook_batches
 from heco_pyg.data import load_openalex, write_artifacts
-from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
+from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
 from heco_pyg.data.synthetic import generate_synthetic
 from heco_pyg.evaluation import collapse_diagnostics, probe_f1
 from heco_pyg.nn import HeCo, HeCoMean
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> None:
                           batch_size=batch_size or None, device="cpu", progress=False)  # fmt: skip
         start = time.perf_counter()
         trainer.fit(model, HeCoLoss(0.8, 0.5), inputs,
-                    data[positive_edge_type("paper")].edge_index)  # fmt: skip
+                    positive_index(data))  # fmt: skip
         total = time.perf_counter() - start
         seconds = float(np.median([r.seconds for r in trainer.history]))
         embeddings = view_embeddings(*embed(model, inputs)[:2])

@@ -21,7 +21,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from benchmarks._common import machine, peak_memory_mib
-from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
+from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "heco_pyg" / "conf"
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> None:
     model = instantiate(cfg.model, **model_arguments(data))
     loss_fn = instantiate(cfg.loss)
     inputs = model.prepare(**model_inputs(data))
-    positives = data[positive_edge_type(data.target)].edge_index
+    positives = positive_index(data)
     setup = time.perf_counter() - start
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.trainer.lr)
     model.train()

@@ -50,7 +50,7 @@ def sizes(papers: int) -> dict:
 def worker(papers: int, mode: str, args: argparse.Namespace) -> dict:
     from benchmarks._common import peak_memory_mib
     from heco_pyg.data import load_synthetic
-    from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
+    from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
     from heco_pyg.nn import HeCo
     from heco_pyg.training.loss import HeCoLoss
     from heco_pyg.training.trainer import Trainer
@@ -74,7 +74,7 @@ def worker(papers: int, mode: str, args: argparse.Namespace) -> dict:
     inputs = model.prepare(**model_inputs(data))
     trainer = Trainer(max_epochs=1, batch_size=args.batch_size if minibatch else None,
                       device="cpu", progress=False)  # fmt: skip
-    trainer.fit(model, HeCoLoss(), inputs, data[positive_edge_type("paper")].edge_index)
+    trainer.fit(model, HeCoLoss(), inputs, positive_index(data))
     return {
         "papers": papers, "mode": mode, "edges": edges, "build_seconds": build,
         "build_peak_mib": build_memory, "epoch_seconds": trainer.history[0].seconds,

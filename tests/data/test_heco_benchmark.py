@@ -16,7 +16,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import open_dict
 
-from heco_pyg.data.graph import DataError, metapath_edge_type, positive_edge_type
+from heco_pyg.data.graph import DataError, metapath_edge_type, positive_index
 from heco_pyg.data.heco_benchmark import download_files, load_heco_benchmark_graph
 from heco_pyg.data.positives import metapath_scores, select_positives
 from tests.conftest import compose_config
@@ -118,7 +118,7 @@ def test_acm_shapes(shared_dir):
     assert data["paper"].y.unique().tolist() == [0, 1, 2]
     psp = data[metapath_edge_type("paper", "PSP")].edge_index
     assert psp.size(1) == 4_338_213 - 4019 and not (psp[0] == psp[1]).any()  # no self-loops
-    positives = data[positive_edge_type("paper")].edge_index
+    positives = positive_index(data)
     assert (positives[0].diff() >= 0).all()  # sorted by anchor
     first = torch.ones(positives.size(1), dtype=torch.bool)
     first[1:] = positives[0, 1:] != positives[0, :-1]
@@ -136,7 +136,7 @@ def test_dblp_shapes(shared_dir):
     assert data.target == "author" and data.neighbour_types == ["paper"]
     assert data.metapaths == ["APA", "APCPA", "APTPA"]
     assert data["author"].x.shape == (4057, 334) and data["paper"].num_nodes == 14328
-    assert data[positive_edge_type("author")].edge_index.size(1) == 4_046_685
+    assert positive_index(data).size(1) == 4_046_685
     _check_splits(data, {20: 80, 40: 160, 60: 240})
 
 
@@ -166,7 +166,7 @@ def _pairs(edge_index: torch.Tensor) -> set[tuple[int, int]]:
 def test_stored_and_rebuilt_positives_agree(tmp_path):
     write_fake_freebase(tmp_path / "heco" / "freebase", pos_num=4, normalise_with_self=False)
     data = instantiate(fake_config(tmp_path).data, _convert_="all")
-    stored = data[positive_edge_type("movie")].edge_index
+    stored = positive_index(data)
     rebuilt = select_positives(data, pos_num=4)
     assert _pairs(stored) == _pairs(rebuilt)
     # Without the stored file the loader rebuilds the same positives.
@@ -174,7 +174,7 @@ def test_stored_and_rebuilt_positives_agree(tmp_path):
     cfg = fake_config(tmp_path, ["data.pos_num=4"])
     data = instantiate(cfg.data, _convert_="all")
     assert data.positive_source.startswith("rebuilt")
-    assert _pairs(data[positive_edge_type("movie")].edge_index) == _pairs(stored)
+    assert _pairs(positive_index(data)) == _pairs(stored)
 
 
 def test_official_recipe_differs_only_in_near_ties(tmp_path):
@@ -183,7 +183,7 @@ def test_official_recipe_differs_only_in_near_ties(tmp_path):
     write_fake_freebase(tmp_path / "heco" / "freebase", pos_num=4, normalise_with_self=True)
     data = instantiate(fake_config(tmp_path).data, _convert_="all")
     stored, rebuilt = (
-        _pairs(data[positive_edge_type("movie")].edge_index),
+        _pairs(positive_index(data)),
         _pairs(select_positives(data, pos_num=4)),
     )
     assert len(stored) == len(rebuilt) == 4 * NUM_MOVIES
@@ -197,7 +197,7 @@ def test_acm_stored_positives_against_rebuilt(shared_dir):
     ties arbitrarily, the project takes the smaller index). 923 official rows also leave
     the anchor itself out; the project's contract always keeps it."""
     data = _load_real(shared_dir, "acm")
-    stored = data[positive_edge_type("paper")].edge_index.numpy()
+    stored = positive_index(data).numpy()
     rebuilt = select_positives(data, pos_num=5).numpy()
     n = data["paper"].num_nodes
     scores = metapath_scores(data).tocsr()

@@ -38,7 +38,7 @@ def test_scores_are_row_normalised_per_metapath_and_summed():
 
 def test_transform_adds_positive_edges_and_handles_isolated_nodes():
     data = AddPositives(pos_num=4)(graph_with_metapaths())
-    edge_index = data["paper", "positive", "paper"].edge_index
+    edge_index = data.positive_index
     assert edge_index.dtype == torch.long and edge_index.size(0) == 2
     anchors = edge_index[0]
     assert torch.equal(anchors, torch.sort(anchors, stable=True).values)

@@ -65,7 +65,7 @@ def test_one_training_step_lowers_the_loss(graph):
     model = HeCoMean(**model_arguments(graph), hidden_channels=16, feature_dropout=0.0,
                      attention_dropout=0.0)  # fmt: skip
     inputs = model.prepare(**model_inputs(graph))
-    positives = graph["paper", "positive", "paper"].edge_index
+    positives = graph.positive_index
     loss_fn, optimizer = HeCoLoss(0.5, 0.5), torch.optim.Adam(model.parameters(), lr=0.01)
     losses = []
     for _ in range(20):

@@ -30,7 +30,7 @@ def build(sparse_embeddings=False):
                      attention_dropout=0.0,
                  sparse_embeddings=sparse_embeddings)  # fmt: skip
     inputs = model.prepare(**model_inputs(data))
-    return data, model, inputs, data["paper", "positive", "paper"].edge_index
+    return data, model, inputs, data.positive_index
 
 
 def trainer(**kwargs):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from heco_pyg.data import load_synthetic
-from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
+from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
 from heco_pyg.nn import HeCo, HeCoMean
 from heco_pyg.training.loss import HeCoLoss
 from heco_pyg.training.trainer import NonFiniteLossError, Trainer
@@ -25,7 +25,7 @@ def _mean_model(data, dropout=0.3):
     torch.manual_seed(0)
     model = HeCoMean(**model_arguments(data), hidden_channels=8, feature_dropout=dropout,
                      attention_dropout=dropout)  # fmt: skip
-    return model, model.prepare(**model_inputs(data)), data[positive_edge_type("paper")].edge_index
+    return model, model.prepare(**model_inputs(data)), positive_index(data)
 
 
 def test_fit_keeps_the_best_state_and_writes_it_as_the_checkpoint(graph, tmp_path):
@@ -97,6 +97,6 @@ def test_training_updates_only_the_rows_a_mini_batch_read(graph):
     before = model.projection.embeddings["author"].weight.detach().clone()
     inputs = model.prepare(**model_inputs(data))
     trainer = Trainer(max_epochs=1, batch_size=100, device="cpu", progress=False, lr=0.01)
-    trainer.fit(model, HeCoLoss(), inputs, data[positive_edge_type("paper")].edge_index)
+    trainer.fit(model, HeCoLoss(), inputs, positive_index(data))
     changed = (model.projection.embeddings["author"].weight != before).any(dim=1)
     assert 0 < int(changed.sum()) < 400  # sampled authors moved, the others did not

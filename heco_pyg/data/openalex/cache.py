@@ -23,7 +23,8 @@ import torch
 log = logging.getLogger(__name__)
 
 # Bump when the graph a given input builds changes meaning.
-CACHE_VERSION = 1
+# 2: citations as data.citation_index, no longer a ("paper", "cites", "paper") edge store.
+CACHE_VERSION = 2
 
 
 def fingerprint_files(files: Iterable[Path]) -> list[list]:

@@ -10,7 +10,8 @@ reduced works are assembled with vectorised id maps (``pandas.factorize``):
 * ``concept`` nodes, chosen by ``concepts``: ``concepts`` (legacy, with ``level``),
   ``topics``, ``subfields`` (of the work's topics) or ``keywords``; entries with
   ``score < min_concept_score`` are dropped (ancestor concepts often have score 0.0);
-* ``(paper, cites, paper)`` from ``referenced_works`` inside the set (evaluation only);
+* ``data.citation_index`` from ``referenced_works`` inside the set (evaluation only, not
+  an edge store);
 * labels from ``primary_topic`` (falling back to the first of ``topics``): its ``field``
   or ``subfield``; ``-1`` where there is none.
 """
@@ -240,7 +241,7 @@ def assemble_graph(
     cited = pd.Index(numbers).get_indexer(cite_keys)
     inside = (cited >= 0) & (cited != cite_papers)
     cites = np.unique(np.stack([cite_papers[inside], cited[inside]]), axis=1)
-    data["paper", "cites", "paper"].edge_index = torch.from_numpy(cites.astype(np.int64))
+    data.citation_index = torch.from_numpy(cites.astype(np.int64))
     if reducer.concepts == "concepts":
         level = [reducer.concept_levels.get(c, -1) for c in concept_ids]
         data["concept"].level = torch.tensor(level, dtype=torch.long)

@@ -87,10 +87,8 @@ def test_labels_fall_back_to_the_first_topic(tmp_path):
 
 def test_citations_inside_the_set_only(tmp_path):
     data = build(tmp_path, [work(1, references=(2, 99, 1)), work(2, references=(1,)), work(3)])
-    assert data["paper", "cites", "paper"].edge_index.tolist() == [[0, 1], [1, 0]]
-    assert ("paper", "cites", "paper") not in [
-        (data.target, m, data.target) for m in data.metapaths
-    ]
+    assert data.citation_index.tolist() == [[0, 1], [1, 0]]
+    assert all(relation != "cites" for _, relation, _ in data.edge_types)
 
 
 def test_duplicates_merge_to_the_newest(tmp_path):
