@@ -19,13 +19,18 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from heco_pyg.data import build_data
-from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
+from heco_pyg.data.graph import input_tensors, model_arguments, model_inputs, positive_index
 from heco_pyg.evaluation import ProtocolSettings, evaluate_embeddings
 from heco_pyg.evaluation.protocol import evaluate_protocol, flat_metrics, has_splits, split_indices
 from heco_pyg.evaluation.tables import format_table, protocol_markdown
 from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.runs.sweep import optimized_value
-from heco_pyg.training.distributed import configure_threads, is_main_process
+from heco_pyg.training.distributed import (
+    configure_threads,
+    is_main_process,
+    preparation_device,
+    resolve_device,
+)
 from heco_pyg.training.embedding import embed, view_embeddings
 from heco_pyg.training.epoch_logger import EpochLogger
 
@@ -52,7 +57,11 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     target = data.target
     model = instantiate(cfg.model, **model_arguments(data))
     loss_fn = instantiate(cfg.loss)
-    inputs = model.prepare(**model_inputs(data))
+    # The one-off sparse products on the training GPU when it has room, else on the CPU.
+    device = resolve_device(cfg.trainer.get("device", "auto"))
+    prepare_on = preparation_device(device, input_tensors(model_inputs(data)))
+    inputs = model.prepare(**model_inputs(data, prepare_on))
+    log.info("model inputs prepared on %s", prepare_on)
     log.info("graph: %s", dict(getattr(data, "metapath_stats", {})))
     log.info("model: %r", model)
 

@@ -43,6 +43,16 @@ def compose_config(overrides: list[str] | None = None, name: str = "train") -> D
     return cfg
 
 
+def pytest_collection_modifyitems(config, items):
+    """``cuda``-marked tests need a GPU: skipped, with the reason, where CUDA is absent."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (torch.cuda.is_available() is False)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def tiny_config(tmp_path) -> DictConfig:
     cfg = compose_config([*TINY_SYNTHETIC, "logger=none"])

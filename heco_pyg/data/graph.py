@@ -202,14 +202,22 @@ def model_arguments(data: HeteroData) -> dict:
     }
 
 
-def model_inputs(data: HeteroData) -> dict:
-    """The tensors :meth:`heco_pyg.nn.HeCo.prepare` reads."""
+def model_inputs(data: HeteroData, device: torch.device | str | None = None) -> dict:
+    """The tensors :meth:`heco_pyg.nn.HeCo.prepare` reads, on ``device`` (``None``: where
+    they are); ``prepare`` then builds everything on that device."""
     types = [data.target, *data.neighbour_types]
+    move = (lambda t: t) if device is None else (lambda t: t.to(device))
     return {
-        "x_dict": {t: data[t].x for t in types if "x" in data[t]},
+        "x_dict": {t: move(data[t].x) for t in types if "x" in data[t]},
         "schema_edge_index": {
-            t: data[schema_edge_type(data.target, t)].edge_index for t in data.neighbour_types
+            t: move(data[schema_edge_type(data.target, t)].edge_index) for t in data.neighbour_types
         },
-        "metapath_edge_index": {m: e for m, (e, _) in metapath_edges(data).items()},
+        "metapath_edge_index": {m: move(e) for m, (e, _) in metapath_edges(data).items()},
         "num_nodes_dict": {t: data[t].num_nodes for t in types},
     }
+
+
+def input_tensors(inputs: Mapping) -> list[Tensor]:
+    """Every tensor of :func:`model_inputs` (to size them)."""
+    return [t for group in inputs.values() if isinstance(group, Mapping) for t in group.values()
+            if isinstance(t, Tensor)]  # fmt: skip

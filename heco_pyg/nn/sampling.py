@@ -38,8 +38,10 @@ def sample_edges(adjacency: Adjacency, index: Tensor, num_samples: int) -> tuple
     # Without replacement: shuffle each row's positions by sorting random keys offset
     # by the row number, then take the first num_samples of each row.
     offsets = torch.cumsum(degree, 0) - degree
+    # The one host sync: the shuffle's length is the rows' total degree (data-dependent).
     total = int(offsets[-1] + degree[-1]) if batch else 0
-    local_row = torch.repeat_interleave(torch.arange(batch, device=device), degree)
+    local_row = torch.repeat_interleave(torch.arange(batch, device=device), degree,
+                                        output_size=total)  # fmt: skip
     position = torch.arange(total, device=device) - offsets[local_row]
     order = torch.argsort(local_row.double() + torch.rand(total, device=device, dtype=torch.double))
     shuffled = position[order]

@@ -23,11 +23,12 @@ class Adjacency:
     def from_edges(
         cls, edge_index: Tensor, num_rows: int, num_cols: int, value: Tensor | None = None
     ) -> Adjacency:
+        """The CSR form of ``edge_index`` ``[2, E]``, on the edges' device."""
         row, col = edge_index
-        value = torch.ones(row.numel()) if value is None else value.float()
+        value = torch.ones(row.numel(), device=row.device) if value is None else value.float()
         order = torch.argsort(row * num_cols + col)
         row, col, value = row[order], col[order], value[order]
-        rowptr = torch.zeros(num_rows + 1, dtype=torch.long)
+        rowptr = torch.zeros(num_rows + 1, dtype=torch.long, device=row.device)
         rowptr[1:] = torch.cumsum(torch.bincount(row, minlength=num_rows), 0)
         return cls(rowptr, col, value, num_cols)
 
@@ -42,13 +43,13 @@ class Adjacency:
 
     def row_normalised(self) -> Adjacency:
         """Each row divided by its sum: multiplying by it takes neighbour means."""
-        row_sum = torch.zeros(self.num_rows).index_add_(0, self.row_index(), self.value)
+        row_sum = self.value.new_zeros(self.num_rows).index_add_(0, self.row_index(), self.value)
         value = self.value / row_sum.clamp(min=1e-12)[self.row_index()]
         return Adjacency(self.rowptr, self.col, value, self.num_cols)
 
     def row_index(self) -> Tensor:
-        return torch.repeat_interleave(torch.arange(self.num_rows, device=self.rowptr.device),
-                                       self.degree)  # fmt: skip
+        rows = torch.arange(self.num_rows, device=self.rowptr.device)
+        return torch.repeat_interleave(rows, self.degree, output_size=self.col.numel())
 
     def rows(self, index: Tensor | None = None) -> Tensor:
         """The rows ``index`` (all rows when ``None``) as a torch sparse CSR tensor."""
@@ -57,8 +58,9 @@ class Adjacency:
         start, degree = self.rowptr[index], self.degree[index]
         rowptr = torch.zeros(index.numel() + 1, dtype=torch.long, device=index.device)
         rowptr[1:] = torch.cumsum(degree, 0)
-        offset = torch.repeat_interleave(start - rowptr[:-1], degree)
-        position = torch.arange(int(rowptr[-1]), device=index.device) + offset
+        total = int(rowptr[-1])  # the one host sync: the slice's size decides its shape
+        offset = torch.repeat_interleave(start - rowptr[:-1], degree, output_size=total)
+        position = torch.arange(total, device=index.device) + offset
         return _csr(
             rowptr, self.col[position], self.value[position], (index.numel(), self.num_cols)
         )
@@ -75,4 +77,6 @@ def _csr(rowptr: Tensor, col: Tensor, value: Tensor, size: tuple[int, int]) -> T
     (no process-wide warning filter)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return torch.sparse_csr_tensor(rowptr, col, value, size, check_invariants=False)
+        return torch.sparse_csr_tensor(
+            rowptr, col, value, size, device=rowptr.device, check_invariants=False
+        )

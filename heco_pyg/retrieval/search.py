@@ -48,7 +48,7 @@ def exact_topk(
     """
     k = min(k, corpus.size(0) - (1 if exclude is not None else 0))
     if k <= 0:
-        empty = torch.empty(queries.size(0), 0)
+        empty = queries.new_empty(queries.size(0), 0)
         return empty, empty.long()
     scores, rows = [], []
     for start in range(0, queries.size(0), batch_size):

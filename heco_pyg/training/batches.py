@@ -21,7 +21,9 @@ from torch import Tensor
 
 def random_batches(num_nodes: int, batch_size: int, generator: torch.Generator) -> list[Tensor]:
     """A random permutation of ``range(num_nodes)`` split into ``batch_size`` chunks."""
-    return list(torch.randperm(num_nodes, generator=generator).split(batch_size))
+    return list(
+        torch.randperm(num_nodes, generator=generator, device=generator.device).split(batch_size)
+    )
 
 
 def positive_batches(
@@ -45,27 +47,31 @@ def positive_batches(
     """
     num_nodes = positives.rowptr.numel() - 1
     seeds_per_batch = max(1, batch_size // (1 + positives_per_seed))
-    order = torch.randperm(num_nodes, generator=generator)
+    order = torch.randperm(num_nodes, generator=generator, device=generator.device)
     if positives_per_seed == 0:
         return list(order.split(batch_size))
     position = torch.empty_like(order)
-    position[order] = torch.arange(num_nodes)  # a node's place in the seed order
+    position[order] = torch.arange(num_nodes, device=order.device)  # place in the seed order
 
     # Every (seed, positive) pair without the self pairs, and a random rank within each
     # seed's row: sort by random key, then stably by seed.
     anchor, positive = positives.all_pairs
     keep = anchor != positive
     anchor, positive = anchor[keep], positive[keep]
-    shuffle = torch.randperm(anchor.numel(), generator=generator)
+    shuffle = torch.randperm(anchor.numel(), generator=generator, device=generator.device)
     shuffle = shuffle[torch.argsort(anchor[shuffle], stable=True)]
     anchor, positive = anchor[shuffle], positive[shuffle]
     degree = torch.bincount(anchor, minlength=num_nodes)
-    rank = torch.arange(anchor.numel()) - (torch.cumsum(degree, 0) - degree)[anchor]
+    rank = (
+        torch.arange(anchor.numel(), device=anchor.device)
+        - (torch.cumsum(degree, 0) - degree)[anchor]
+    )
     sampled = rank < positives_per_seed
 
     # A node belongs to its own seed batch and to the batches of the seeds it is sampled for.
     nodes = torch.cat([order, positive[sampled]])
-    batch = torch.cat([torch.arange(num_nodes), position[anchor[sampled]]]) // seeds_per_batch
+    seeds = torch.arange(num_nodes, device=order.device)
+    batch = torch.cat([seeds, position[anchor[sampled]]]) // seeds_per_batch
     key = torch.unique(batch * num_nodes + nodes)  # sorted: by batch, then by node
     sizes = torch.bincount(key // num_nodes).tolist()
     return list((key % num_nodes).split(sizes))
@@ -91,10 +97,11 @@ class PositiveIndex:
         if index is None:
             return self.all_pairs
         start, degree = self.rowptr[index], self.rowptr[index + 1] - self.rowptr[index]
+        total = int(degree.sum())
         local_anchor = torch.repeat_interleave(torch.arange(index.numel(), device=index.device),
-                                               degree)  # fmt: skip
+                                               degree, output_size=total)  # fmt: skip
         offset = (
-            torch.arange(local_anchor.numel(), device=index.device)
+            torch.arange(total, device=index.device)
             - (torch.cumsum(degree, 0) - degree)[local_anchor]
         )
         positive = self.positive[start[local_anchor] + offset]

@@ -7,9 +7,11 @@ Every other module asks here; nothing else reads ``RANK``, calls
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 import torch
 import torch.distributed as dist
+from torch import Tensor
 
 
 def rank() -> int:
@@ -33,6 +35,22 @@ def resolve_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("trainer.device=cuda but CUDA is not available; use auto or cpu")
     return torch.device(device)
+
+
+def preparation_device(
+    device: torch.device, tensors: Iterable[Tensor], headroom: float = 8.0
+) -> torch.device:
+    """Where the model's one-off sparse products (:meth:`HeCo.prepare`) run, chosen
+    explicitly: the training ``device`` when it is a GPU with ``headroom`` times the
+    inputs' bytes free (the products and their sorted copies fit), else the CPU. Under
+    ``torchrun`` a GPU is this rank's (``LOCAL_RANK``)."""
+    if device.type != "cuda":
+        return torch.device("cpu")
+    if device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    needed = headroom * sum(t.numel() * t.element_size() for t in tensors)
+    free, _ = torch.cuda.mem_get_info(device)
+    return device if free >= needed else torch.device("cpu")
 
 
 def configure_threads(threads: int | None) -> None:

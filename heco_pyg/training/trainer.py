@@ -177,7 +177,8 @@ class Trainer:
     def batches(
         self, num_nodes: int, epoch: int, positives: PositiveIndex | None = None
     ) -> list[Tensor | None]:
-        """This rank's batches of one epoch: a seeded global order, every rank's share.
+        """This rank's batches of one epoch, on the CPU: a seeded global order, every rank's
+        share (``fit`` moves each to the device with its positive pairs).
 
         ``positives`` (on the CPU) is needed when ``batch_positives > 0``."""
         if self.batch_size is None or (self.batch_size >= num_nodes and self.world_size == 1):
@@ -192,7 +193,20 @@ class Trainer:
         usable = len(batches) // self.world_size * self.world_size
         if usable == 0:
             raise ValueError(f"{len(batches)} batches cannot be shared by {self.world_size} ranks")
-        return [b.to(self.device) for b in batches[self.rank : usable : self.world_size]]
+        return list(batches[self.rank : usable : self.world_size])
+
+    def _step_inputs(
+        self, index: Tensor | None, host_positives: PositiveIndex, positives: PositiveIndex
+    ) -> tuple[Tensor | None, Tensor]:
+        """A step's batch and its batch-local positive pairs on the device. The pairs are cut
+        on the host, where the batch was drawn, and copied without waiting for the device
+        (pinned, non-blocking): a mini-batch step does not sync on its positives."""
+        if index is None:
+            return None, positives.all_pairs
+        pairs = host_positives.batch(index)
+        if self.device.type != "cuda":
+            return index.to(self.device), pairs.to(self.device)
+        return tuple(t.pin_memory().to(self.device, non_blocking=True) for t in (index, pairs))
 
     def fit(
         self,
@@ -208,8 +222,8 @@ class Trainer:
             self._setup_distributed(model)
         model.to(self.device)
         inputs = inputs.to(self.device)
-        positives = PositiveIndex(positive_index.to(self.device), inputs.num_nodes)
-        sampling_positives = positives.to("cpu") if self.batch_positives else None
+        host_positives = PositiveIndex(positive_index.cpu(), inputs.num_nodes)
+        positives = host_positives.to(self.device)
         objective: nn.Module = Objective(model, loss_fn)
         if self.distributed:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
@@ -224,12 +238,15 @@ class Trainer:
             model.train()
             start = time.perf_counter()
             totals = torch.zeros(3, device=self.device)
-            batches = self.batches(inputs.num_nodes, epoch, sampling_positives)
+            batches = self.batches(
+                inputs.num_nodes, epoch, host_positives if self.batch_positives else None
+            )
             pending_state = None
-            for index in batches:
+            for host_index in batches:
+                index, pairs = self._step_inputs(host_index, host_positives, positives)
                 for optimizer in optimizers:
                     optimizer.zero_grad(set_to_none=True)
-                parts, output = objective(inputs, index, positives.batch(index))
+                parts, output = objective(inputs, index, pairs)
                 if len(batches) == 1 and not self.distributed:
                     # Full batch: keep the weights that produced the loss (as the official
                     # code does), i.e. before this step changes them.
