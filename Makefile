@@ -2,23 +2,33 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# The CPU wheel; a bare `torch` would pull a multi-GB CUDA build.
+# torch, chosen here (README "Install"): the tested release, from TORCH_INDEX when set
+# (https://download.pytorch.org/whl/cpu for the CPU build, .../whl/cu126 for CUDA 12.6;
+# empty: pip's index, where on Linux PyPI's torch is the CUDA build).
 TORCH  ?= torch==2.13.0
+TORCH_INDEX ?=
+# The tested versions of every dependency (`make constraints` rewrites it from .venv).
+CONSTRAINTS ?= constraints.txt
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
-.PHONY: help install train test test-slow lint format bench clean
+.PHONY: help install constraints train test test-slow test-cuda lint format bench clean
 
 help:  ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "$(TORCH)" -e ".[dev]"
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
+	$(BIN)/pip check
 	touch $@
 
-install: $(BIN)/.installed  ## create .venv and install the package with its test tools
+install: $(BIN)/.installed  ## create .venv and install the package, its test tools and the tested versions
+
+constraints: install  ## rewrite constraints.txt from the versions installed in .venv
+	$(BIN)/python scripts/constraints.py > $(CONSTRAINTS)
 
 train: install  ## train HeCo on the embedded synthetic graph (offline, ~1 minute)
 	$(BIN)/python -m heco_pyg.train model=heco data=synthetic $(ARGS)
@@ -26,8 +36,11 @@ train: install  ## train HeCo on the embedded synthetic graph (offline, ~1 minut
 test: install  ## run the fast test suite
 	$(BIN)/python -m pytest -q $(ARGS)
 
-test-slow: install  ## run the slow tests too
+test-slow: install  ## run the slow tests too (the wheel install test among them)
 	$(BIN)/python -m pytest -q -m "slow or not slow" $(ARGS)
+
+test-cuda: install  ## run the GPU tests (skipped without CUDA)
+	$(BIN)/python -m pytest -q -m cuda -rs $(ARGS)
 
 lint: install  ## ruff check and format check
 	$(BIN)/ruff check heco_pyg tests scripts
