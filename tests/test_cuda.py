@@ -14,6 +14,8 @@ from omegaconf import OmegaConf, open_dict
 
 from heco_pyg.data import load_synthetic
 from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
+from heco_pyg.data.pipeline import prepare_paper_graph
+from heco_pyg.data.synthetic import generate_synthetic
 from heco_pyg.nn import HeCo, HeCoMean
 from heco_pyg.recommend import recommend
 from heco_pyg.retrieval.search import exact_topk
@@ -43,6 +45,16 @@ def _fit_mean(graph, device: str, batch_size: int | None):
     trainer.fit(model, HeCoLoss(), inputs, positive_index(graph))
     schema, semantic, _ = embed(model, inputs, batch_size)
     return [r.loss for r in trainer.history], schema, semantic
+
+
+def test_graph_preparation_of_a_gpu_graph_matches_the_cpu():
+    raw = generate_synthetic(num_papers=200, num_authors=300, num_concepts=150, num_fields=3)
+    sizes = {"author": 3, "concept": 3}
+    cpu, gpu = prepare_paper_graph(raw, sizes), prepare_paper_graph(raw.to("cuda"), sizes)
+    assert gpu.positive_index.is_cuda and torch.equal(gpu.positive_index.cpu(), cpu.positive_index)
+    for name in cpu.metapaths:
+        edge_type = ("paper", name, "paper")
+        assert torch.equal(gpu[edge_type].edge_index.cpu(), cpu[edge_type].edge_index)
 
 
 def test_prepare_on_the_gpu_matches_the_cpu(graph):

@@ -142,10 +142,14 @@ class AddMetaPathCounts:
         for name, neighbour in self.metapaths.items():
             if neighbour not in data.neighbour_types:
                 raise DataError(f"meta-path {name}: {target} has no {neighbour!r} neighbours")
-            edge_index = data[schema_edge_type(target, neighbour)].edge_index.numpy()
+            # The products run in scipy on the CPU (in row blocks), whatever device the
+            # graph is on; the meta-path edges go back to the graph's device.
+            schema_edges = data[schema_edge_type(target, neighbour)].edge_index
+            device, edge_index = schema_edges.device, schema_edges.cpu().numpy()
             matrix = incidence(edge_index[0], edge_index[1], (n, data[neighbour].num_nodes))
             density_before = metapath_density(matrix, self.block_size)
             level = getattr(data[neighbour], "level", None)
+            level = level.cpu() if isinstance(level, torch.Tensor) else level
             pruned, dropped = _prune_columns(
                 matrix, self.max_df.get(neighbour), self.min_level.get(neighbour), level,
                 self.max_degree.get(neighbour),
@@ -155,7 +159,7 @@ class AddMetaPathCounts:
             weight = torch.from_numpy(counts.astype(np.float32))
             index, weight = to_undirected(index, weight, num_nodes=n, reduce="max")
             store = data[metapath_edge_type(target, name)]
-            store.edge_index, store.edge_weight = index, weight
+            store.edge_index, store.edge_weight = index.to(device), weight.to(device)
             stats[name] = {
                 "via": neighbour,
                 "dropped_neighbours": dropped,

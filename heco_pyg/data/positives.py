@@ -22,9 +22,11 @@ def metapath_scores(data: HeteroData) -> sp.csr_matrix:
     n = data[data.target].num_nodes
     total = sp.csr_matrix((n, n), dtype=np.float64)
     for edge_index, edge_weight in metapath_edges(data).values():
-        index = edge_index.numpy()
+        index = edge_index.cpu().numpy()  # scipy, on the CPU, wherever the graph lives
         weight = (
-            edge_weight.double().numpy() if edge_weight is not None else np.ones(index.shape[1])
+            edge_weight.double().cpu().numpy()
+            if edge_weight is not None
+            else np.ones(index.shape[1])
         )
         matrix = sp.csr_matrix((weight, (index[0], index[1])), shape=(n, n))
         matrix.setdiag(0)
@@ -61,7 +63,8 @@ class AddPositives:
         if not data.metapaths:
             raise DataError("positives need meta-paths: add them first")
         data = data.clone()
-        data.positive_index = select_positives(data, self.pos_num)
+        device = data[data.target].x.device if "x" in data[data.target] else "cpu"
+        data.positive_index = select_positives(data, self.pos_num).to(device)
         return data
 
     def __repr__(self) -> str:
