@@ -19,7 +19,7 @@ from heco_pyg.nn import HeCo, HeCoMean
 from heco_pyg.nn.sparse import Adjacency
 from heco_pyg.retrieval.search import exact_topk
 from heco_pyg.training.batches import PositiveIndex, positive_batches
-from heco_pyg.training.distributed import resolve_device
+from heco_pyg.training.distributed import preparation_device, resolve_device
 from heco_pyg.training.embedding import embed
 from heco_pyg.training.loss import HeCoLoss
 from heco_pyg.training.trainer import Trainer
@@ -96,3 +96,13 @@ def test_auto_device_is_cuda_when_present(monkeypatch):
     assert resolve_device("auto") == torch.device("cuda")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("auto") == torch.device("cpu")
+
+
+def test_preparation_runs_on_the_gpu_only_when_it_has_room(monkeypatch):
+    tensors = [torch.zeros(1000)]  # 4,000 bytes
+    assert preparation_device(torch.device("cpu"), tensors) == torch.device("cpu")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (10**9, 10**10))
+    assert preparation_device(torch.device("cuda"), tensors) == torch.device("cuda", 1)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (1000, 10**10))
+    assert preparation_device(torch.device("cuda"), tensors) == torch.device("cpu")
