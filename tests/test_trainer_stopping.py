@@ -1,4 +1,4 @@
-"""Early stopping on a smoothed loss and weight averaging."""
+"""Early stopping on a smoothed loss, weight averaging, and the stable recipes' configs."""
 
 import math
 
@@ -144,3 +144,19 @@ def test_train_embeds_the_averaged_checkpoint(tiny_config, tmp_path):
     from_checkpoint = semantic_embeddings(tiny_config, build_data(tiny_config), run_dir)
     normalised = torch.nn.functional.normalize(from_checkpoint, dim=1).numpy()
     assert np.allclose(written, normalised, atol=1e-5)
+
+
+@pytest.mark.parametrize("dataset", ["acm", "dblp", "aminer", "freebase"])
+def test_stable_recipe_composes(dataset):
+    official = compose_config([f"experiment=heco_{dataset}"])
+    stable = compose_config([f"experiment=heco_{dataset}_stable"])
+    assert stable.data.name == dataset
+    # The official hyper-parameters, plus the stabiliser in the trainer only.
+    for group in ("model", "loss", "protocol", "data"):
+        assert stable[group] == official[group], group
+    stabiliser = {"ema_decay", "min_delta", "smoothing", "min_epochs", "patience", "max_epochs"}
+    for key in set(official.trainer) - stabiliser:
+        assert stable.trainer[key] == official.trainer[key], key
+    assert stable.trainer.ema_decay is not None
+    trainer = instantiate(stable.trainer, device="cpu")
+    assert trainer.ema_decay == stable.trainer.ema_decay
