@@ -1,5 +1,5 @@
 """The training loop: full- or mini-batch steps, early stopping, best checkpoint, NaN guard,
-and data-parallel training over ``torch.distributed`` (launched with ``torchrun``)."""
+weight averaging, and data-parallel training over ``torch.distributed`` (``torchrun``)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from heco_pyg.training.distributed import (
     resolve_device,
 )
 from heco_pyg.training.loss import HeCoLoss, LossParts
+from heco_pyg.training.stopping import EarlyStopping, WeightAverage
 
 
 class NonFiniteLossError(RuntimeError):
@@ -83,6 +84,15 @@ class Trainer:
         optimizer: ``adamw`` or ``adam``.
         max_epochs: upper bound on epochs.
         patience: stop after this many epochs without a loss improvement.
+        min_delta: relative improvement the (smoothed) loss must make to count
+            (0: any decrease, the official rule).
+        smoothing: early stopping watches the mean loss of the last ``smoothing`` epochs
+            (1: the raw epoch loss).
+        min_epochs: never stop before this epoch.
+        ema_decay: ``None``: the checkpoint is the raw weights at the best loss. A float:
+            an exponential moving average of the weights with this decay (per epoch) is
+            kept, and the checkpoint, the returned model and so the embeddings are the
+            averaged weights at the best (smoothed) loss. See :class:`WeightAverage`.
         batch_size: ``None`` for full batch, else target nodes per step (in-batch
             positives and negatives).
         batch_positives: mini-batches only: ``k > 0`` builds each batch from
@@ -110,6 +120,10 @@ class Trainer:
         optimizer: str = "adamw",
         max_epochs: int = 200,
         patience: int = 20,
+        min_delta: float = 0.0,
+        smoothing: int = 1,
+        min_epochs: int = 0,
+        ema_decay: float | None = None,
         batch_size: int | None = None,
         batch_positives: int = 0,
         gradient_clip: float | None = 5.0,
@@ -129,6 +143,12 @@ class Trainer:
             raise ValueError(f"trainer.batch_positives must be >= 0, got {batch_positives}")
         self.lr, self.weight_decay, self.optimizer_name = lr, weight_decay, optimizer
         self.max_epochs, self.patience = max_epochs, patience
+        self.stopping = dict(patience=patience, min_delta=min_delta, smoothing=smoothing,
+                             min_epochs=min_epochs)  # fmt: skip
+        EarlyStopping(**self.stopping)  # validates the settings before any training
+        if ema_decay is not None:
+            WeightAverage(ema_decay)
+        self.ema_decay = ema_decay
         self.batch_size, self.gradient_clip = batch_size, gradient_clip
         self.batch_positives = batch_positives
         self.device = resolve_device(device)
@@ -169,8 +189,9 @@ class Trainer:
             optimizers.append(torch.optim.SparseAdam(sparse, lr=self.lr))
         return optimizers
 
-    def _snapshot_if_best(self, model: nn.Module, loss: Tensor) -> dict | None:
-        if float(loss.detach()) < self.best_loss:
+    @staticmethod
+    def _snapshot_if_best(model: nn.Module, loss: Tensor, stopping: EarlyStopping) -> dict | None:
+        if stopping.improves(float(loss.detach())):
             return copy.deepcopy(model.state_dict())
         return None
 
@@ -231,7 +252,8 @@ class Trainer:
         optimizers = self.make_optimizers(model)
         dense_parameters = optimizers[0].param_groups[0]["params"]
         best_state = copy.deepcopy(model.state_dict())
-        stale = 0
+        stopping = EarlyStopping(**self.stopping)
+        average = WeightAverage(self.ema_decay) if self.ema_decay is not None else None
         bar = tqdm(range(1, self.max_epochs + 1), desc="train", unit="epoch", dynamic_ncols=True,
                    disable=not (self.progress and is_main_process()))  # fmt: skip
         for epoch in bar:
@@ -247,10 +269,10 @@ class Trainer:
                 for optimizer in optimizers:
                     optimizer.zero_grad(set_to_none=True)
                 parts, output = objective(inputs, index, pairs)
-                if len(batches) == 1 and not self.distributed:
+                if len(batches) == 1 and not self.distributed and average is None:
                     # Full batch: keep the weights that produced the loss (as the official
                     # code does), i.e. before this step changes them.
-                    pending_state = self._snapshot_if_best(model, parts.loss)
+                    pending_state = self._snapshot_if_best(model, parts.loss, stopping)
                 parts.loss.backward()
                 if self.gradient_clip:
                     nn.utils.clip_grad_norm_(dense_parameters, self.gradient_clip)
@@ -277,16 +299,19 @@ class Trainer:
             self.history.append(record)
             if on_epoch is not None and is_main_process():
                 on_epoch(record, output)
-            if loss < self.best_loss:
-                self.best_loss, self.best_epoch, stale = loss, epoch, 0
-                best_state = pending_state or copy.deepcopy(model.state_dict())
+            if average is not None:
+                average.update(model)
+            if stopping.step(loss):
+                self.best_loss, self.best_epoch = stopping.best, epoch
+                if average is not None:  # the averaged weights are the model
+                    best_state = copy.deepcopy(average.state)
+                else:
+                    best_state = pending_state or copy.deepcopy(model.state_dict())
                 if self.checkpoint_path and is_main_process():
-                    torch.save({"epoch": epoch, "loss": loss, "model": best_state},
+                    torch.save({"epoch": epoch, "loss": self.best_loss, "model": best_state},
                                self.checkpoint_path)  # fmt: skip
-            else:
-                stale += 1
             bar.set_postfix(loss=f"{loss:.4f}", best=f"{self.best_loss:.4f}")
-            if stale >= self.patience:
+            if stopping.should_stop:
                 break
         bar.close()
         model.load_state_dict(best_state)
