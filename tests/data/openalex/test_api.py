@@ -82,7 +82,7 @@ def serve(works, per_page):
 
 
 def client(tmp_path, server, **kwargs) -> OpenAlexClient:
-    return OpenAlexClient(tmp_path / "openalex", mailto="me@example.org", base_url=server.url,
+    return OpenAlexClient(tmp_path / "openalex", mailto="me@example.org", base_url=server.url, backoff=0.0,
                           sleep=lambda seconds: None, **kwargs)  # fmt: skip
 
 
