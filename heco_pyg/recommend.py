@@ -19,12 +19,12 @@ import logging
 from functools import cache
 from pathlib import Path
 
-import hydra
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig, ListConfig
 from torch import Tensor
 
+from heco_pyg.config.command import command
 from heco_pyg.data.graph import DataError
 from heco_pyg.retrieval.catalog import Catalog, normalise_id
 from heco_pyg.retrieval.coldstart import (
@@ -149,7 +149,7 @@ def recommend(cfg: DictConfig) -> list[dict]:
     return results
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="recommend")
+@command("recommend")
 def main(cfg: DictConfig) -> None:
     print(format_results(recommend(cfg), cfg.format))
 

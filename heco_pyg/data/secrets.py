@@ -30,10 +30,13 @@ API_KEY_ENV = "OPENALEX_API_KEY"
 SECRET_WORDS = ("api_key", "apikey", "api-key", "token", "password", "passwd", "secret",
                 "authorization", "credential", "private_key")  # fmt: skip
 _KEY = r"[\w.-]*(?:" + "|".join(re.escape(w) for w in SECRET_WORDS) + r")[\w.-]*"
-# key=value (URLs, command lines) and 'key': 'value' / "key": "value" / key: value (dicts, YAML)
+# key=value (URLs, command lines), 'key': 'value' / "key": "value" (dict reprs, JSON) and
+# a YAML line `key: value` (saved configs); not `key: some words` in a sentence.
 _PAIR = re.compile(
-    rf"(?P<key>{_KEY})(?P<sep>\s*=\s*|['\"]?\s*:\s*['\"]?)(?P<value>[^\s&'\",;}}\])]+)",
-    re.IGNORECASE,
+    rf"(?P<key>{_KEY})(?P<sep>\s*=\s*|['\"]\s*:\s*['\"]?)(?P<value>[^\s&'\",;}}\])]+)"
+    rf"|^(?P<ykey>\s*[\w-]*(?:{'|'.join(re.escape(w) for w in SECRET_WORDS)})[\w-]*:\s+)"
+    rf"(?P<yvalue>\S+)\s*$",
+    re.IGNORECASE | re.MULTILINE,
 )
 _registered: set[str] = set()
 
@@ -62,8 +65,14 @@ def redact(value: Any) -> Any:
     if isinstance(value, str):
         for secret in sorted(_registered, key=len, reverse=True):
             value = value.replace(secret, MASK)
-        return _PAIR.sub(lambda m: f"{m['key']}{m['sep']}{MASK}", value)
+        return _PAIR.sub(_mask, value)
     return value
+
+
+def _mask(match: re.Match) -> str:
+    if match["ykey"] is not None:
+        return f"{match['ykey']}{MASK}" if match["yvalue"] != "null" else match[0]
+    return f"{match['key']}{match['sep']}{MASK}"
 
 
 class RedactingFilter(logging.Filter):

@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -150,7 +151,8 @@ class OpenAlexClient:
         try:
             return self.session.get(url, params=parameters, timeout=self.timeout)
         except (requests.ConnectionError, requests.Timeout) as error:
-            reason = redact(f"{type(error).__name__}: {error}")
+            # urllib3's text carries the request URL and its parameters: drop it
+            reason = redact(re.sub(r"(with )?url: \S+", "", f"{type(error).__name__}: {error}"))
             if not fetched_any:
                 raise OpenAlexUnavailable(
                     f"cannot reach {url} ({reason}). {OFFLINE_HINT}"
