@@ -219,7 +219,9 @@ COMMANDS = {
         "task_name": _s(str, "names the output folder"),
         "seed": _s(int, "the run's seed", 0),
         "epoch_logging": _s(dict, "histogram_every, diagnostics_every (epochs)"),
-        "optimized_metric": _s(str, "the metric returned to sweepers (fused/micro_f1, loss, ...)", null=True),
+        "optimized_metric": _s(
+            str, "the metric returned to sweepers (fused/micro_f1, loss, ...)", null=True
+        ),
     },
     "prepare": {
         "task_name": _s(str, "names the output folder"),
