@@ -12,10 +12,10 @@ Tasks (``heco_pyg/conf/task/``, each a ``_target_`` below):
 
 from __future__ import annotations
 
-import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from heco_pyg.config.command import command
 from heco_pyg.evaluation import ProtocolSettings
 from heco_pyg.evaluation.protocol import evaluate_protocol, split_indices
 from heco_pyg.evaluation.recommendation import evaluate_recommendation
@@ -61,7 +61,7 @@ def recommendation_task(cfg: DictConfig, k: int = 10, batch_size: int = 256) -> 
     return summary
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
+@command("evaluate")
 def main(cfg: DictConfig) -> None:
     instantiate(cfg.task)(cfg)
 

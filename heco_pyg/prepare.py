@@ -16,10 +16,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from heco_pyg.config.command import command
 from heco_pyg.data import build_data
 from heco_pyg.data.stats import graph_statistics
 from heco_pyg.runs.run_dir import write_atomic
@@ -35,7 +35,7 @@ def prepare(cfg: DictConfig, stats_file: Path) -> dict[str, Any]:
     return stats
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="prepare")
+@command("prepare")
 def main(cfg: DictConfig) -> None:
     stats_file = Path(
         cfg.stats_file or Path(HydraConfig.get().runtime.output_dir) / "graph_stats.json"

@@ -6,7 +6,9 @@
     python -m heco_pyg.recommend run_dir=DIR record=new_works.json   # cold start
 
 A query is an OpenAlex id (``W...`` or its URL), a DOI (when the run has a ``papers.csv``
-with a ``doi`` column) or a row index. The query paper itself is left out of its results.
+with a ``doi`` column) or another paper id; an embedding row is asked for explicitly with
+``row=17`` (or ``row=[1,2]``), never guessed from a numeric query. The query paper itself
+is left out of its results.
 Titles are shown when the run dir holds ``papers.csv`` (``paper_id``, ``title``, ``doi``;
 optional, written by data sources that know them). ``record=`` embeds papers that are not
 in the graph with :mod:`heco_pyg.retrieval.coldstart` and searches the schema view.
@@ -19,12 +21,12 @@ import logging
 from functools import cache
 from pathlib import Path
 
-import hydra
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig, ListConfig
 from torch import Tensor
 
+from heco_pyg.config.command import command
 from heco_pyg.data.graph import DataError
 from heco_pyg.retrieval.catalog import Catalog, normalise_id
 from heco_pyg.retrieval.coldstart import (
@@ -105,8 +107,13 @@ def recommend(cfg: DictConfig) -> list[dict]:
         raise ValueError(f"index must be exact or faiss, got {cfg.index!r}")
     configure_threads(cfg.get("threads"))
     queries, records = read_queries(cfg), read_records(cfg.record) if cfg.record else []
-    if not queries and not records:
-        raise DataError("no query: give query=ID, query=[...], query_file=FILE or record=FILE")
+    explicit_rows = cfg.get("row")
+    explicit_rows = list(explicit_rows) if isinstance(explicit_rows, ListConfig) else (
+        [] if explicit_rows is None else [explicit_rows])  # fmt: skip
+    if not queries and not records and not explicit_rows:
+        raise DataError(
+            "no query: give query=ID, query=[...], query_file=FILE, row=N or record=FILE"
+        )
     metadata = cfg.metadata if cfg.metadata is not None else run.papers()
 
     @cache
@@ -115,10 +122,12 @@ def recommend(cfg: DictConfig) -> list[dict]:
         return corpus, Catalog.load(ids, metadata)
 
     plan = []  # (view, query vectors, labels, rows or -1)
-    if queries:
+    if queries or explicit_rows:
         corpus, catalog = view_corpus(cfg.view)
-        rows = torch.tensor([catalog.resolve(q) for q in queries], dtype=torch.long)
-        plan.append((cfg.view, corpus[rows], [str(q) for q in queries], rows))
+        found = [catalog.resolve(q) for q in queries] + [catalog.row(r) for r in explicit_rows]
+        rows = torch.tensor(found, dtype=torch.long)
+        labels = [str(q) for q in queries] + [f"row {r}" for r in explicit_rows]
+        plan.append((cfg.view, corpus[rows], labels, rows))
     if records:
         vectors, labels = cold_start_queries(run, records, int(cfg.seed))
         plan.append((ColdStartEncoder.view, vectors, labels, torch.full((len(labels),), -1)))
@@ -149,7 +158,7 @@ def recommend(cfg: DictConfig) -> list[dict]:
     return results
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="recommend")
+@command("recommend")
 def main(cfg: DictConfig) -> None:
     print(format_results(recommend(cfg), cfg.format))
 

@@ -11,13 +11,13 @@ import logging
 import random
 from pathlib import Path
 
-import hydra
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from heco_pyg.config.command import command
 from heco_pyg.data import build_data
 from heco_pyg.data.graph import input_tensors, model_arguments, model_inputs, positive_index
 from heco_pyg.evaluation import ProtocolSettings, evaluate_embeddings
@@ -118,7 +118,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@command("train")
 def main(cfg: DictConfig) -> float | None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     metrics = train(cfg, run_dir)

@@ -41,11 +41,14 @@ def test_catalog_resolves_ids_dois_and_rows(tmp_path):
     assert catalog.resolve("W10") == 0
     assert catalog.resolve("https://openalex.org/w30") == 2
     assert catalog.resolve("10.1000/abc") == 1 == catalog.resolve("doi:10.1000/ABC")
-    assert catalog.resolve(2) == 2 == catalog.resolve("2")
+    assert catalog.row(2) == 2 == catalog.row("2")
     assert catalog.titles == [None, "Second paper", None]
-    for bad, message in (("W11", "not among"), (7, "out of range"), ("10.1/zz", "DOI")):
+    for bad, message in (("W11", "not among"), (2, "not among"), ("10.1/zz", "DOI")):
         with pytest.raises(DataError, match=message):
-            catalog.resolve(bad)
+            catalog.resolve(bad)  # a number is an id, never a row
+    for bad, message in ((7, "out of range"), (-1, "non-negative"), ("W1", "non-negative")):
+        with pytest.raises(DataError, match=message):
+            catalog.row(bad)
     with pytest.raises(DataError, match="no DOIs"):
         Catalog.load(ids).resolve("10.1000/abc")
     assert normalise_doi("https://dx.doi.org/10.5/X") == "10.5/x" and normalise_doi("W1") is None
@@ -53,9 +56,9 @@ def test_catalog_resolves_ids_dois_and_rows(tmp_path):
 
 def test_recommend_table_and_json(run_dir, tmp_path):
     (tmp_path / "queries.txt").write_text("# papers\nS4\n\n")
-    cfg = _config(run_dir, "query=[S1,2]", f"query_file={tmp_path / 'queries.txt'}", "k=5")
+    cfg = _config(run_dir, "query=[S1]", f"query_file={tmp_path / 'queries.txt'}", "row=2", "k=5")
     results = recommend(cfg)
-    assert [r["row"] for r in results] == [1, 2, 4]
+    assert [r["row"] for r in results] == [1, 4, 2]
     fused = np.load(run_dir / "embeddings" / "fused.npy")
     for result in results:
         rows = [r["row"] for r in result["results"]]
@@ -71,15 +74,15 @@ def test_recommend_table_and_json(run_dir, tmp_path):
 def test_recommend_shows_titles_from_papers_csv(run_dir, tmp_path):
     metadata = tmp_path / "papers.csv"
     metadata.write_text("paper_id,title\n" + "".join(f"S{i},Title {i}\n" for i in range(300)))
-    results = recommend(_config(run_dir, "query=0", f"metadata={metadata}", "view=schema"))
+    results = recommend(_config(run_dir, "row=0", f"metadata={metadata}", "view=schema"))
     top = results[0]["results"][0]
     assert top["title"] == f"Title {top['row']}" and results[0]["view"] == "schema"
 
 
 @pytest.mark.skipif(not faiss_available(), reason="faiss-cpu is not installed")
 def test_recommend_faiss_matches_exact(run_dir):
-    exact = recommend(_config(run_dir, "query=[0,5,9]", "k=10"))
-    approximate = recommend(_config(run_dir, "query=[0,5,9]", "k=10", "index=faiss"))
+    exact = recommend(_config(run_dir, "row=[0,5,9]", "k=10"))
+    approximate = recommend(_config(run_dir, "row=[0,5,9]", "k=10", "index=faiss"))
     for a, b in zip(exact, approximate, strict=True):
         assert [r["row"] for r in a["results"]] == [r["row"] for r in b["results"]]
         scores = [r["score"] for r in b["results"]]
@@ -116,3 +119,27 @@ def test_recommend_needs_a_query(run_dir):
     with pytest.raises(DataError, match="not among"):
         recommend(_config(run_dir, "query=W123"))
     assert torch.get_num_threads() == 1
+
+
+def test_non_finite_embeddings_are_refused_at_load(run_dir):
+    path = run_dir / "embeddings" / "fused.npy"
+    original = np.load(path)
+    try:
+        np.save(path, np.where(np.arange(len(original))[:, None] == 3, np.nan, original))
+        with pytest.raises(DataError, match=r"fused\.npy: expected finite .*rows \[3\]"):
+            recommend(_config(run_dir, "row=0"))
+    finally:  # the run is shared by the module's tests
+        np.save(path, original)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"\xff\xfe", "cannot read"), (b'{"id": "W1"}\n{broken\n', r":2: not JSON"),
+     (b"[1, 2]", "record 0 is a int"), (b'{"id": "W1", "features": [1, NaN]}', "finite")],
+)  # fmt: skip
+def test_bad_record_files_name_the_file(tmp_path, content, message):
+    from heco_pyg.retrieval.coldstart import read_records
+
+    (tmp_path / "records.json").write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        read_records(tmp_path / "records.json")

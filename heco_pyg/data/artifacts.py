@@ -19,10 +19,12 @@ Files (all required unless marked optional):
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +36,12 @@ from torch_geometric.data import HeteroData
 from heco_pyg.data.graph import DataError, build_graph, is_identity_features, schema_edge_type
 from heco_pyg.data.incidence import incidence
 
+log = logging.getLogger(__name__)
+
 META_KEYS = ("num_papers", "num_authors", "num_concepts")
+# What a damaged file can raise while numpy, zipfile or pandas decode it.
+READ_ERRORS = (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error, KeyError,
+               UnicodeDecodeError, RecursionError, NotImplementedError)  # fmt: skip
 
 
 def _require(path: Path) -> Path:
@@ -49,21 +56,31 @@ def _load_key(path: Path, key: str) -> np.ndarray:
             if key not in archive:
                 raise DataError(f"{path}: missing key {key!r} (has {sorted(archive.files)})")
             return archive[key]
-    except (zipfile.BadZipFile, ValueError, OSError) as error:
+    except READ_ERRORS as error:
         if isinstance(error, DataError):
             raise
-        raise DataError(f"{path}: not a readable .npz file ({error})") from error
+        raise DataError(f"{path}: not a readable .npz file ({type(error).__name__})") from None
+
+
+def _load_array(path: Path) -> np.ndarray:
+    """A plain ``.npy`` array (never unpickled)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except READ_ERRORS as error:
+        raise DataError(f"{path}: not a plain numpy array ({type(error).__name__})") from None
 
 
 def _load_meta(path: Path) -> dict[str, int]:
     try:
-        meta = json.loads(_require(path).read_text())
-    except json.JSONDecodeError as error:
-        raise DataError(f"{path}: invalid JSON ({error})") from error
+        meta = json.loads(_require(path).read_bytes())
+    except (ValueError, RecursionError) as error:
+        raise DataError(f"{path}: invalid JSON ({type(error).__name__})") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"{path}: expected a JSON object with {', '.join(META_KEYS)}")
     for key in META_KEYS:
         if key not in meta:
             raise DataError(f"{path}: missing key {key!r}")
-        if not isinstance(meta[key], int) or meta[key] < 0:
+        if not isinstance(meta[key], int) or isinstance(meta[key], bool) or meta[key] < 0:
             raise DataError(f"{path}: {key} must be a non-negative integer, got {meta[key]!r}")
     return {key: meta[key] for key in META_KEYS}
 
@@ -76,8 +93,11 @@ def _load_features(path: Path, rows: int, optional: bool) -> np.ndarray | None:
         raise DataError(f"{path}: X has shape {x.shape}, expected ({rows}, F)")
     if x.shape[1] == 0 or is_identity_features(x):
         return None  # featureless: a learnable embedding table in the model
-    if not np.isfinite(x).all():
-        raise DataError(f"{path}: X contains NaN or inf")
+    if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
+        raise DataError(f"{path}: X contains NaN, inf or non-numbers ({x.dtype})")
+    if len(x) > 1 and np.ptp(x, axis=0).max() == 0:
+        log.warning("%s: every row of X is the same (constant features): the views will "
+                    "learn from the graph alone and may collapse", path)  # fmt: skip
     return x.astype(np.float32, copy=False)
 
 
@@ -131,25 +151,34 @@ def read_artifacts(path: str | os.PathLike) -> HeteroData:
         name: _check_metapath(root / f"metapath_{name}.npz", n_paper) for name in ("PAP", "PCP")
     }
     ids_file = _require(root / "map_paper_id.csv")
-    ids = pd.read_csv(ids_file, dtype=str)
+    try:
+        ids = pd.read_csv(ids_file, dtype=str, keep_default_na=False)
+    except READ_ERRORS as error:
+        raise DataError(f"{ids_file}: not a readable CSV ({type(error).__name__})") from None
     if "paper_id" not in ids.columns:
-        raise DataError(f"{ids_file}: missing column 'paper_id' (has {list(ids.columns)})")
+        raise DataError(f"{ids_file}: missing column 'paper_id' (has {list(ids.columns)[:5]})")
     if len(ids) != n_paper:
         raise DataError(f"{ids_file}: {len(ids)} rows, meta.json declares {n_paper} papers")
+    paper_ids = ids["paper_id"].str.strip()
+    if (paper_ids == "").any():
+        raise DataError(f"{ids_file}: paper_id is blank on row {int((paper_ids == '').argmax())}")
+    if paper_ids.duplicated().any():
+        raise DataError(f"{ids_file}: paper_id {paper_ids[paper_ids.duplicated()].iloc[0]!r} "
+                        "appears more than once")  # fmt: skip
     labels = None
     if (root / "labels.npy").is_file():
-        labels = np.load(root / "labels.npy", allow_pickle=False)
+        labels = _load_array(root / "labels.npy")
         if labels.shape != (n_paper,) or not np.issubdtype(labels.dtype, np.integer):
             raise DataError(
                 f"{root / 'labels.npy'}: expected {n_paper} integers, got {labels.shape}"
             )
     data = build_graph(
         "paper", {"paper": n_paper, "author": n_author, "concept": n_concept},
-        schema_edges, features, str(root), labels, ids["paper_id"].tolist(),
+        schema_edges, features, str(root), labels, paper_ids.tolist(),
     )  # fmt: skip
     if (root / "concept_level.npy").is_file():
-        level = np.load(root / "concept_level.npy", allow_pickle=False)
-        if level.shape != (n_concept,):
+        level = _load_array(root / "concept_level.npy")
+        if level.shape != (n_concept,) or not np.issubdtype(level.dtype, np.integer):
             raise DataError(f"{root / 'concept_level.npy'}: expected {n_concept} levels")
         data["concept"].level = torch.from_numpy(level.astype(np.int64))
     data.stored_metapath_density = stored_density

@@ -119,6 +119,18 @@ def is_identity_features(x) -> bool:
     return bool((diagonal == 1).all()) and bool((np.abs(x).sum(axis=1) == 1).all())
 
 
+def _without_duplicates(edge_index: Tensor, num_neighbours: int) -> tuple[Tensor, int]:
+    """``edge_index`` with repeated (target, neighbour) pairs dropped, the first of each
+    kept in place (an input without repeats is returned as is); and how many went."""
+    key = edge_index[0] * max(num_neighbours, 1) + edge_index[1]
+    unique = torch.unique(key)
+    if unique.numel() == key.numel():
+        return edge_index, 0
+    _, first = np.unique(key.numpy(), return_index=True)
+    keep = torch.from_numpy(np.sort(first))
+    return edge_index[:, keep], int(key.numel() - keep.numel())
+
+
 def build_graph(
     target: str,
     num_nodes: Mapping[str, int],
@@ -163,6 +175,8 @@ def build_graph(
         )
         if edge_index.size(1) == 0:
             raise DataError(f"{source}: no {target}->{neighbour} edges")
+        edge_index, duplicates = _without_duplicates(edge_index, num_nodes[neighbour])
+        data.duplicate_edges = {**getattr(data, "duplicate_edges", {}), neighbour: duplicates}
         data[schema_edge_type(target, neighbour)].edge_index = edge_index
         data[neighbour, REVERSE_RELATION, target].edge_index = edge_index.flip(0)
     if labels is not None:

@@ -16,18 +16,28 @@ dataset per folder; a config names what to read, nothing here is dataset-specifi
 * ``train_/val_/test_<rate>.npy``: split indices, stored as boolean masks
   ``data[target].train_mask_<rate>`` etc.
 
-Missing files are downloaded from ``url`` (the official repository's raw files); without
-network the error says which files to put where.
+Missing files are downloaded from ``url`` (the official repository's raw files at the
+release commit, :mod:`heco_pyg.data.heco_release`), with a timeout, and checked against
+the pinned SHA-256; without network the error says which files to put where.
+
+Nothing is unpickled unless it is a known file: every array is read with
+``allow_pickle=False``, and an object ``nei_<x>.npy`` (the release stores ragged
+neighbour lists as pickled object arrays) is unpickled only when its SHA-256 is pinned
+(or listed in ``data.trusted_sha256``); it is then converted once to a plain ``.npz``
+beside it (``.nei_<x>.npy.<hash>.npz``), read without pickle from then on.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import os
 import shutil
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -37,11 +47,12 @@ import torch
 from torch_geometric.data import HeteroData
 
 from heco_pyg.data.graph import DataError, build_graph, metapath_edge_type
+from heco_pyg.data.heco_release import SHA256 as RELEASE_SHA256
 from heco_pyg.data.positives import select_positives
 
 log = logging.getLogger(__name__)
 
-OFFICIAL_URL = "https://raw.githubusercontent.com/liun-online/HeCo/main/data"
+DOWNLOAD_TIMEOUT = 60.0
 SPLIT_KINDS = ("train", "val", "test")
 IDENTITY = "identity"
 
@@ -61,19 +72,31 @@ def required_files(
     return list(dict.fromkeys(files + ([positives] if positives else [])))
 
 
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def download_files(
     root: Path,
     files: Sequence[str],
     url: str,
-    opener: Callable[[str], object] = urllib.request.urlopen,
+    opener: Callable[[str], object] | None = None,
     optional: Sequence[str] = (),
+    expected: Mapping[str, str] | None = None,
 ) -> None:
     """Fetches ``url/<file>`` into ``root`` for every file not there yet.
 
-    Each file is written to a temporary name and renamed, so nothing half-written is
-    left behind. A failed required file raises :class:`DataError` naming the folder
-    and the files to put there; a failed ``optional`` file is only logged.
+    Each file is written to a temporary name, checked against ``expected[file]`` (its
+    SHA-256) when there is one, and renamed, so nothing half-written or altered is left
+    behind. A failed required file raises :class:`DataError` naming the folder and the
+    files to put there; a failed ``optional`` file is only logged.
     """
+    expected = dict(expected or {})
+    opener = opener or functools.partial(urllib.request.urlopen, timeout=DOWNLOAD_TIMEOUT)
     missing = [f for f in files if not (root / f).is_file()]
     if not missing:
         return
@@ -88,6 +111,8 @@ def download_files(
                 descriptor, temporary = tempfile.mkstemp(dir=root, prefix=f".{name}.")
                 with os.fdopen(descriptor, "wb") as handle:
                     shutil.copyfileobj(response, handle)
+            if name in expected and sha256(Path(temporary)) != expected[name]:
+                raise ValueError(f"{name}: SHA-256 differs from the pinned release file")
             os.replace(temporary, root / name)
         except (urllib.error.URLError, OSError, ValueError) as error:
             if temporary is not None and os.path.exists(temporary):
@@ -109,26 +134,72 @@ def _read_matrix(path: Path) -> sp.spmatrix | np.ndarray:
     """A ``.npz`` scipy sparse matrix, or a raw ``.npy`` array stored under that name."""
     try:
         return sp.load_npz(path)
-    except (ValueError, OSError, KeyError):
+    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile, TypeError):
         try:
             return np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as error:
+        except (ValueError, OSError, EOFError) as error:
             raise DataError(f"{path}: neither a scipy sparse .npz nor a numpy array") from error
 
 
-def _neighbour_edges(path: Path, num_target: int) -> np.ndarray:
+def _object_rows(path: Path, trusted: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(counts, flat)`` of a pickled object ``nei_<x>.npy``, unpickled only when its
+    SHA-256 is pinned or trusted; converted once to a plain ``.npz`` beside it."""
+    digest = sha256(path)
+    plain = path.with_name(f".{path.name}.{digest[:16]}.npz")
+    if plain.is_file():
+        try:
+            with np.load(plain, allow_pickle=False) as stored:
+                return stored["counts"], stored["flat"]
+        except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile):
+            log.warning("%s: unreadable conversion, converting again", plain)
+    pinned = {h for files in RELEASE_SHA256.values() for h in files.values()}
+    if digest not in pinned and digest not in set(trusted):
+        raise DataError(
+            f"{path}: a pickled object array whose SHA-256 ({digest}) is not a pinned HeCo "
+            "release file; refusing to unpickle it. Replace it with the official file, or, "
+            f"if you made it and trust it, add data.trusted_sha256.{path.name}={digest}"
+        )
+    try:
+        rows = np.load(path, allow_pickle=True)  # the release file itself, verified above
+        arrays = [np.asarray(row, dtype=np.int64).reshape(-1) for row in rows]
+    except (ValueError, TypeError, OSError, EOFError) as error:
+        raise DataError(f"{path}: not an array of integer neighbour lists ({error})") from None
+    counts = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
+    flat = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
+    try:
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(descriptor, "wb") as handle:
+            np.savez(handle, counts=counts, flat=flat)
+        os.replace(temporary, plain)
+    except OSError:  # a read-only folder: convert again next time
+        pass
+    return counts, flat
+
+
+def _neighbour_edges(path: Path, num_target: int, trusted: Sequence[str] = ()) -> np.ndarray:
     """``[E, 2]`` (target id, neighbour id) pairs from a ``nei_<x>.npy`` file."""
-    neighbours = np.load(path, allow_pickle=True)
-    if len(neighbours) != num_target:
-        raise DataError(f"{path}: {len(neighbours)} rows, expected one per target ({num_target})")
-    if neighbours.dtype != object:  # a plain [N, k] array
+    try:
+        neighbours = np.load(path, allow_pickle=False)
+    except ValueError as error:
+        if "allow_pickle" not in str(error):
+            raise DataError(f"{path}: not a numpy array ({error})") from None
+        counts, flat = _object_rows(path, trusted)
+    except (OSError, EOFError) as error:
+        raise DataError(f"{path}: not a numpy array ({error})") from None
+    else:  # a plain [N, k] array
+        if neighbours.ndim == 0 or not np.issubdtype(neighbours.dtype, np.integer):
+            raise DataError(f"{path}: expected integer neighbour ids, got {neighbours.dtype}")
+        if len(neighbours) != num_target:
+            raise DataError(
+                f"{path}: {len(neighbours)} rows, expected one per target ({num_target})"
+            )
         neighbours = neighbours.reshape(num_target, -1)
         counts = np.full(num_target, neighbours.shape[1])
         flat = neighbours.reshape(-1)
-    else:
-        arrays = [np.asarray(row, dtype=np.int64).reshape(-1) for row in neighbours]
-        counts = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=num_target)
-        flat = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
+    if len(counts) != num_target:
+        raise DataError(f"{path}: {len(counts)} rows, expected one per target ({num_target})")
+    if len(flat) and flat.min() < 0:
+        raise DataError(f"{path}: negative neighbour ids")
     return np.stack([np.repeat(np.arange(num_target), counts), flat.astype(np.int64)], axis=1)
 
 
@@ -174,12 +245,26 @@ def _stored_positives(path: Path, num_target: int, add_self: bool = True) -> tor
     return torch.from_numpy(np.stack([anchors[order], positives[order]]))
 
 
+def _integers(path: Path) -> np.ndarray:
+    """A plain integer (or integral float) array, flattened; anything else a DataError."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise DataError(f"{path}: not a plain numpy array ({error})") from None
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise DataError(f"{path}: expected integers, got {array.dtype}")
+    array = array.reshape(-1)
+    if not np.isfinite(array).all() or (array != np.round(array)).any():
+        raise DataError(f"{path}: expected integers, found NaN or fractions")
+    return array.astype(np.int64)
+
+
 def _split_masks(root: Path, splits: Sequence[int], num_target: int) -> dict[str, torch.Tensor]:
     masks = {}
     for rate in splits:
         for kind in SPLIT_KINDS:
             path = root / f"{kind}_{rate}.npy"
-            index = np.load(path).astype(np.int64).reshape(-1)
+            index = _integers(path)
             if index.size and (index.min() < 0 or index.max() >= num_target):
                 raise DataError(f"{path}: node index out of range [0, {num_target})")
             mask = torch.zeros(num_target, dtype=torch.bool)
@@ -203,7 +288,9 @@ def load_heco_benchmark_graph(
     row_normalise: bool = True,
     url: str | None = None,
     name: str = "heco",
-    opener: Callable[[str], object] = urllib.request.urlopen,
+    opener: Callable[[str], object] | None = None,
+    trusted_sha256: Mapping[str, str] | None = None,
+    download_timeout: float = DOWNLOAD_TIMEOUT,
 ) -> HeteroData:
     """Reads one official HeCo dataset folder into the project's graph.
 
@@ -225,7 +312,13 @@ def load_heco_benchmark_graph(
         url: where missing files are downloaded from (``None``: never download).
         name: dataset name, kept on the graph.
         opener: ``urllib.request.urlopen`` or a stand-in (tests).
+        trusted_sha256: ``{file: sha256}`` of object ``nei_*.npy`` files to unpickle
+            beyond the pinned release files (your own data, in the official format).
+        download_timeout: seconds per downloaded file.
     """
+    trusted = list((trusted_sha256 or {}).values())
+    if opener is None:
+        opener = functools.partial(urllib.request.urlopen, timeout=download_timeout)
     root = Path(root)
     features = dict(features or {})
     if target not in features:
@@ -233,7 +326,7 @@ def load_heco_benchmark_graph(
     files = required_files(labels, neighbours, metapaths, features, splits, positives)
     if url is not None:
         optional = [positives] if positives else []
-        download_files(root, files, url, opener, optional=optional)
+        download_files(root, files, url, opener, optional, RELEASE_SHA256.get(name))
     absent = [f for f in files if f != positives and not (root / f).is_file()]
     if absent:
         raise DataError(
@@ -241,9 +334,9 @@ def load_heco_benchmark_graph(
             f"(github.com/liun-online/HeCo, data/{name}/) there, or set data.url to download."
         )
 
-    label_array = np.load(root / labels).reshape(-1)
+    label_array = _integers(root / labels)
     num_target = len(label_array)
-    schema_edges = {t: _neighbour_edges(root / spec["file"], num_target)
+    schema_edges = {t: _neighbour_edges(root / spec["file"], num_target, trusted)
                     for t, spec in neighbours.items()}  # fmt: skip
     num_nodes = {target: num_target}
     feature_arrays: dict[str, np.ndarray | None] = {}

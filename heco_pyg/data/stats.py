@@ -28,6 +28,7 @@ def graph_statistics(data: HeteroData) -> dict[str, Any]:
         stats["edges"][f"{target}-{neighbour}"] = int(edge_index.size(1))
         without = int((_degree(edge_index[0], n) == 0).sum())
         stats[f"{target}s_without_{neighbour}s"] = without
+    stats["duplicate_edges_removed"] = dict(getattr(data, "duplicate_edges", {}) or {})
     citations = getattr(data, "citation_index", None)
     stats["edges"]["cites"] = int(citations.size(1)) if citations is not None else 0
     stats["metapaths"] = {}

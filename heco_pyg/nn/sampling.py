@@ -20,6 +20,9 @@ def sample_neighbours(
         neighbours: ``[B, num_samples]`` neighbour ids (0 where a node has none).
         has_neighbours: ``[B]`` bool, False for nodes without any neighbour.
     """
+    if adjacency.col.numel() == 0:  # no edges at all (cold start with unknown neighbours)
+        none = torch.zeros(index.numel(), dtype=torch.bool, device=index.device)
+        return torch.zeros(index.numel(), num_samples, dtype=torch.long, device=index.device), none
     edges, has_neighbours = sample_edges(adjacency, index, num_samples)
     return adjacency.col[edges] * has_neighbours[:, None], has_neighbours
 

@@ -65,13 +65,17 @@ class Catalog:
                         by_doi[doi] = row
         return cls(list(ids), titles, by_id, by_doi)
 
+    def row(self, row: int | str) -> int:
+        """An embedding row given explicitly (``row=``), checked against the run's size."""
+        if isinstance(row, bool) or not str(row).strip().isdigit():
+            raise DataError(f"row={row!r}: a row is a non-negative integer")
+        if not 0 <= int(row) < len(self.ids):
+            raise DataError(f"row={row}: out of range [0, {len(self.ids)})")
+        return int(row)
+
     def resolve(self, query: str | int) -> int:
-        """The row of a query: a row index, a DOI or a paper id."""
-        if isinstance(query, int) or str(query).strip().isdigit():
-            row = int(query)
-            if not 0 <= row < len(self.ids):
-                raise DataError(f"query {query!r}: row out of range [0, {len(self.ids)})")
-            return row
+        """The row of a query: a DOI or a paper id (a number is an id, never a row:
+        rows are asked for with ``row=``)."""
         if (doi := normalise_doi(query)) is not None:
             if not self.by_doi:
                 raise DataError(f"query {query!r}: this run has no DOIs (papers.csv 'doi' column)")

@@ -25,6 +25,7 @@ Search the ``schema`` embeddings with the result (same space).
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
@@ -39,6 +41,8 @@ from heco_pyg.data.graph import DataError
 from heco_pyg.nn.heco import GraphInputs, HeCo
 from heco_pyg.nn.sparse import Adjacency
 from heco_pyg.retrieval.catalog import normalise_id
+
+log = logging.getLogger(__name__)
 
 #: Where an OpenAlex-like record lists each neighbour type's ids (tried in order).
 RECORD_FIELDS = {
@@ -183,18 +187,69 @@ class ColdStartEncoder:
                 edge_index, batch, self.inputs.schema[node_type].num_cols
             )
         per_type = model.schema_of_new_nodes(self.inputs, neighbours, x)
-        return torch.einsum("t,tbc->bc", self.type_weights, per_type)
+        vectors = torch.einsum("t,tbc->bc", self.type_weights, per_type)
+        return self._without_neighbours(papers, vectors, x)
+
+    def _without_neighbours(
+        self, papers: list[NewPaper], vectors: Tensor, x: Tensor | None
+    ) -> Tensor:
+        """A paper none of whose neighbours the graph knows has no schema view: it falls
+        back to its own projected features, ``ELU(W x + b)`` (the space node attention
+        averages in), with a warning; without features it is an error."""
+        alone = [
+            i for i, p in enumerate(papers) if not any(r.numel() for r in p.neighbours.values())
+        ]
+        if not alone:
+            return vectors
+        names = ", ".join(papers[i].paper_id or f"record {i}" for i in alone[:5])
+        if x is None or not self.model.samples_neighbours:
+            raise DataError(
+                f"{names}: none of its authors or concepts are in the graph and "
+                f"{type(self.model).__name__} cannot embed it from features alone; give "
+                "records with at least one known author or concept"
+            )
+        log.warning("cold start %s: no author or concept known to the graph; embedded from "
+                    "its features alone (a weaker match)", names)  # fmt: skip
+        rows = torch.tensor(alone)
+        vectors[rows] = F.elu(self.model.projection(self.model.target, x[rows]))
+        return vectors
 
 
 def read_records(path: str | os.PathLike) -> list[dict]:
-    """Work records from a JSON object, a list, an API page (``results``) or JSON Lines."""
-    text = Path(path).read_text()
+    """Work records from a JSON object, a list, an API page (``results``) or JSON Lines.
+
+    Anything malformed (not UTF-8, not JSON, a record that is not an object, features that
+    are not finite numbers) is a :class:`DataError` naming the file (and line)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: cannot read the records ({type(error).__name__})") from None
     try:
         loaded = json.loads(text)
     except json.JSONDecodeError:
-        loaded = [json.loads(line) for line in text.split("\n") if line.strip()]
+        loaded = []
+        for number, line in enumerate(text.split("\n"), start=1):
+            if line.strip():
+                try:
+                    loaded.append(json.loads(line))
+                except (ValueError, RecursionError) as error:
+                    raise DataError(f"{path}:{number}: not JSON ({type(error).__name__})") from None
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deep") from None
     if isinstance(loaded, dict):
         loaded = loaded.get("results", [loaded])
-    if not isinstance(loaded, list) or not all(isinstance(r, dict) for r in loaded):
-        raise DataError(f"{path}: expected work records (objects)")
+    if not isinstance(loaded, list) or not loaded:
+        raise DataError(f"{path}: expected work records (an object, a list, or JSON Lines)")
+    for number, record in enumerate(loaded):
+        if not isinstance(record, dict):
+            raise DataError(f"{path}: record {number} is a {type(record).__name__}, not an object")
+        features = record.get("features")
+        if features is not None:
+            try:
+                vector = np.asarray(features, dtype=np.float32)
+            except (TypeError, ValueError):
+                vector = np.array([np.nan])
+            if vector.ndim != 1 or not np.isfinite(vector).all():
+                raise DataError(f"{path}: record {number}: 'features' must be finite numbers")
     return loaded

@@ -184,7 +184,17 @@ class RunDir:
 
     def embeddings(self, view: str) -> tuple[torch.Tensor, list[str]]:
         """``embeddings/<view>.npy`` (``[N, C]``) and the paper id of each row."""
-        z = torch.from_numpy(np.load(self._require(self.embedding_path(view)))).float()
+        path = self._require(self.embedding_path(view))
+        try:
+            z = torch.from_numpy(np.load(path, allow_pickle=False)).float()
+        except (ValueError, OSError, EOFError, TypeError) as error:
+            raise DataError(f"{path}: not a plain float array ({type(error).__name__})") from None
+        if z.dim() != 2 or not torch.isfinite(z).all():
+            bad = (
+                (~torch.isfinite(z)).any(dim=-1).nonzero().view(-1)[:5].tolist() if z.dim() else []
+            )
+            raise DataError(f"{path}: expected finite [N, C] embeddings (rows {bad} hold NaN or "
+                            "inf); retrain, or restore the file")  # fmt: skip
         ids = self.ids()
         if len(ids) != z.size(0):
             raise DataError(f"{self.ids_path}: needs a paper_id column with {z.size(0)} rows")

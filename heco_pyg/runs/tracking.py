@@ -9,6 +9,8 @@ from typing import Any
 
 import wandb
 
+from heco_pyg.data.secrets import redact
+
 
 class Tracker:
     """Logs per-epoch series, a run summary and (opt-in) the outputs as an Artifact.
@@ -47,8 +49,8 @@ class Tracker:
         return Path(self.run.dir).parent
 
     def config(self, values: Mapping[str, Any]) -> None:
-        """Records the run's resolved config."""
-        self.run.config.update(dict(values), allow_val_change=True)
+        """Records the run's resolved config, secrets redacted."""
+        self.run.config.update(redact(dict(values)), allow_val_change=True)
 
     def log(self, values: Mapping[str, Any], step: int | None = None) -> None:
         self.run.log(dict(values), step=step)

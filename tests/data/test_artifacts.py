@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -98,3 +99,33 @@ def test_bad_input_stops_training_before_any_output(artifacts, tmp_path):
     with pytest.raises(DataError, match="edges_PA.npz"):
         train(cfg, run_dir)
     assert list(run_dir.iterdir()) == []
+
+
+def test_duplicate_edges_are_dropped_and_counted(artifacts):
+    from heco_pyg.data.stats import graph_statistics
+
+    edges = np.load(artifacts / "edges_PA.npz")["E"]
+    np.savez(artifacts / "edges_PA.npz", E=np.concatenate([edges, edges[:7]]))
+    data = read_artifacts(artifacts)
+    assert data["paper", "to", "author"].edge_index.size(1) == len(edges)
+    assert graph_statistics(data)["duplicate_edges_removed"] == {"author": 7, "concept": 0}
+
+
+@pytest.mark.parametrize(
+    ("ids", "message"),
+    [(["", "W2"], "blank on row 0"), (["W1", "W1"], "'W1' appears more than once")],
+)
+def test_blank_or_duplicate_paper_ids_are_refused(tmp_path, ids, message):
+    path = tmp_path / "small"
+    write_artifacts(generate_synthetic(**SIZES), path)
+    ids = ids + [f"W{i}" for i in range(10, 10 + SIZES["num_papers"] - len(ids))]
+    pd.DataFrame({"paper_id": ids}).to_csv(path / "map_paper_id.csv", index=False)
+    with pytest.raises(DataError, match=message):
+        read_artifacts(path)
+
+
+def test_constant_features_are_warned_about(artifacts, caplog):
+    x = np.load(artifacts / "features_papers.npz")["X"]
+    np.savez(artifacts / "features_papers.npz", X=np.zeros_like(x))
+    read_artifacts(artifacts)
+    assert "features_papers.npz: every row of X is the same" in caplog.text

@@ -8,6 +8,7 @@ import http.server
 import json
 import threading
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +17,9 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import open_dict
 
+from heco_pyg.data import build_data
 from heco_pyg.data.graph import DataError, metapath_edge_type, positive_index
-from heco_pyg.data.heco_benchmark import download_files, load_heco_benchmark_graph
+from heco_pyg.data.heco_benchmark import download_files, load_heco_benchmark_graph, sha256
 from heco_pyg.data.positives import metapath_scores, select_positives
 from tests.conftest import compose_config
 
@@ -79,11 +81,17 @@ def write_fake_freebase(root, pos_num: int = 4, normalise_with_self: bool = True
     return metapaths
 
 
-def fake_config(data_dir, overrides=()):
+def trusted(root) -> dict[str, str]:
+    """The SHA-256 of the fake's pickled ``nei_*.npy`` (the loader unpickles nothing else)."""
+    return {file: sha256(root / file) for file, _ in FAKE_TYPES.values() if (root / file).is_file()}
+
+
+def fake_config(data_dir, overrides=(), trusted_from=None):
     cfg = compose_config(["experiment=heco_freebase", f"paths.data_dir={data_dir}", *overrides])
     with open_dict(cfg):
         cfg.data.url = None  # never reach the network in tests
         cfg.paths.output_dir = str(data_dir)
+        cfg.data.trusted_sha256 = trusted(trusted_from or Path(data_dir) / "heco" / "freebase")
     return cfg
 
 
@@ -241,14 +249,14 @@ def file_server(tmp_path):
 def test_download_from_local_server(tmp_path, file_server):
     remote, url = file_server
     write_fake_freebase(remote / "freebase")
-    cfg = fake_config(tmp_path / "local")
+    cfg = fake_config(tmp_path / "local", trusted_from=remote / "freebase")
     with open_dict(cfg):
         cfg.data.url = f"{url}/freebase"
     data = instantiate(cfg.data, _convert_="all")
     local = tmp_path / "local" / "heco" / "freebase"
     assert (local / "mam.npz").read_bytes() == (remote / "freebase" / "mam.npz").read_bytes()
     assert data["movie"].num_nodes == NUM_MOVIES
-    assert not list(local.glob(".*"))  # no temporary files left behind
+    assert not list(local.glob(".*.tmp")) and not list(local.glob(".*[!z]"))  # no temporaries
 
 
 def test_download_failure_says_where_to_put_files(tmp_path, file_server):
@@ -314,3 +322,62 @@ def test_train_then_evaluate_run(tmp_path):
     assert result["classification"]["20"]["micro_f1"]["mean"] == pytest.approx(
         metrics["protocol/micro_f1_20"]
     )
+
+
+# --- nothing unpickled that is not a pinned release file ---------------------------------
+
+
+class Payload:
+    """Unpickling this runs ``touch <marker>``."""
+
+    def __init__(self, marker) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_planted_pickle_in_a_neighbour_file_is_refused_and_never_runs(tmp_path):
+    root = tmp_path / "heco" / "freebase"
+    write_fake_freebase(root)
+    cfg = fake_config(tmp_path)  # trusts the fake's own files, not the planted one
+    marker = tmp_path / "payload_ran"
+    planted = np.empty(NUM_MOVIES, dtype=object)
+    planted[:] = [Payload(marker)] * NUM_MOVIES
+    np.save(root / "nei_a.npy", planted, allow_pickle=True)
+    with pytest.raises(DataError, match=r"nei_a\.npy: a pickled object array .* refusing"):
+        build_data(cfg.data)
+    assert not marker.exists()
+
+
+def test_a_trusted_object_array_is_converted_once_to_a_plain_file(tmp_path):
+    root = tmp_path / "heco" / "freebase"
+    write_fake_freebase(root)
+    first = instantiate(fake_config(tmp_path).data, _convert_="all")
+    converted = sorted(p.name for p in root.glob(".nei_*.npz"))
+    assert len(converted) == len(FAKE_TYPES)
+    second = instantiate(fake_config(tmp_path).data, _convert_="all")
+    edge_type = ("movie", "to", "actor")
+    assert torch.equal(first[edge_type].edge_index, second[edge_type].edge_index)
+
+
+def test_a_download_that_differs_from_the_pinned_file_is_refused(tmp_path, file_server):
+    remote, url = file_server
+    (remote / "acm").mkdir()
+    np.save(remote / "acm" / "labels.npy", np.zeros(3, dtype=np.int64))  # not the release file
+    with pytest.raises(DataError, match="SHA-256 differs"):
+        download_files(tmp_path / "acm", ["labels.npy"], f"{url}/acm",
+                       expected={"labels.npy": "0" * 64})  # fmt: skip
+    assert not (tmp_path / "acm" / "labels.npy").exists()
+
+
+def test_the_official_files_match_the_pinned_hashes(shared_dir):
+    from heco_pyg.data.heco_release import SHA256
+
+    for name, files in SHA256.items():
+        root = shared_dir / "data" / "heco" / name
+        if not root.is_dir():
+            pytest.skip(f"{root} is absent")
+        assert {file: sha256(root / file) for file in files} == files

@@ -100,3 +100,26 @@ def test_probe_f1_separates_separable_features_and_not_noise():
     assert probe_f1(separable, labels, settings)["micro_f1"] == pytest.approx(1.0)
     chance = probe_f1(noise, labels, settings)
     assert 0.2 < chance["micro_f1"] < 0.5 and chance["micro_f1_std"] >= 0
+
+
+def test_small_classes_use_fewer_labels_instead_of_crashing(caplog):
+    from heco_pyg.evaluation.probe import ProtocolSettings, few_label_splits, probe_f1
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2, 3], [50, 9, 4, 2])  # 20 per class asked: only class 0 has 41
+    z = rng.normal(size=(len(labels), 8)) + labels[:, None]
+    ((train, val, test),) = few_label_splits(labels, per_class=20, repeats=1)
+    counts = np.bincount(labels[train], minlength=4)
+    assert counts.tolist() == [20, 4, 1, 0]  # (n - 1) // 2 for small classes; class 3 left out
+    assert not set(train) & set(val) and not set(train) & set(test) and 3 not in labels[test]
+    scores = probe_f1(z, labels, ProtocolSettings(per_class=20, repeats=2, steps=20))
+    assert 0 <= scores["micro_f1"] <= 1
+    assert "fewer than 41 labelled papers" in caplog.text
+
+
+def test_a_probe_with_fewer_than_two_usable_classes_is_skipped(caplog):
+    from heco_pyg.evaluation.probe import probe_f1
+
+    labels = np.array([0, 0, 0, 0, 1, 1, -1])
+    assert probe_f1(np.ones((7, 3)), labels) == {}
+    assert "probe skipped" in caplog.text

@@ -136,3 +136,27 @@ def test_normalise_id():
     assert normalise_id("https://openalex.org/W2741809807") == "W2741809807"
     assert normalise_id("w12") == "W12"
     assert normalise_id(5) == "5"
+
+
+def test_known_authors_and_no_known_concepts_embed_without_error(graph):
+    cfg, data = graph
+    model = _model(cfg, data, "heco")
+    encoder = ColdStartEncoder(model, model.prepare(**model_inputs(data)))
+    empty = torch.empty(0, dtype=torch.long)
+    paper = NewPaper(data["paper"].x[4], _neighbours(data, 4) | {"concept": empty})
+    (vector,) = encoder([paper])
+    assert torch.isfinite(vector).all() and vector.abs().sum() > 0
+
+
+def test_all_neighbours_unknown_falls_back_to_features_or_fails_clearly(graph, caplog):
+    cfg, data = graph
+    empty = {t: torch.empty(0, dtype=torch.long) for t in data.neighbour_types}
+    model = _model(cfg, data, "heco")
+    encoder = ColdStartEncoder(model, model.prepare(**model_inputs(data)))
+    (vector,) = encoder([NewPaper(data["paper"].x[5], empty, paper_id="W5")])
+    assert torch.isfinite(vector).all() and vector.abs().sum() > 0
+    assert "W5: no author or concept known to the graph" in caplog.text
+    model = _model(cfg, data, "heco_mean")
+    encoder = ColdStartEncoder(model, model.prepare(**model_inputs(data)))
+    with pytest.raises(DataError, match="W5: none of its authors or concepts are in the graph"):
+        encoder([NewPaper(None, empty, paper_id="W5")])

@@ -19,7 +19,7 @@ from typing import Any
 from torch_geometric.data import HeteroData
 
 from heco_pyg.data.graph import DataError
-from heco_pyg.data.openalex.api import OpenAlexClient, query_hash, query_parameters
+from heco_pyg.data.openalex.api import API_URL, OpenAlexClient, query_hash, query_parameters
 from heco_pyg.data.openalex.cache import GraphCache, cache_key, fingerprint_files
 from heco_pyg.data.openalex.features import text_features as featurise
 from heco_pyg.data.openalex.graph import WorkReducer, assemble_graph, concept_order
@@ -30,6 +30,7 @@ from heco_pyg.data.openalex.records import (
     iter_works,
     latest_by_id,
 )
+from heco_pyg.data.secrets import read_api_key
 
 __all__ = ["OpenAlexClient", "ingest_works", "read_works"]
 
@@ -79,14 +80,20 @@ def ingest_works(
     data_dir: str | os.PathLike | None = None,
     mailto: str | None = None,
     api_key: str | None = None,
+    api_key_file: str | os.PathLike | None = None,
     api_url: str | None = None,
+    api_timeout: float = 30.0,
+    api_retries: int = 5,
+    api_backoff: float = 1.0,
     seed: int = 0,
 ) -> tuple[HeteroData, dict]:
     """Builds (or loads from the cache) the OpenAlex graph; returns ``(graph, cache entry)``.
 
     ``source="works"`` reads ``path``; ``source="api"`` fetches ``query`` into
     ``data_dir/openalex/<query hash>/`` first. The cache lives in ``data_dir/processed``
-    (no cache when ``data_dir`` is None).
+    (no cache when ``data_dir`` is None). The key is ``api_key`` when a caller passes
+    one, else :func:`~heco_pyg.data.secrets.read_api_key` (``api_key_file`` or
+    ``OPENALEX_API_KEY``); it never enters the cache key or any saved file.
     """
     if concept_features not in ("text", "learnable"):
         raise DataError(f"data.concept_features={concept_features!r}; expected text|learnable")
@@ -102,9 +109,10 @@ def ingest_works(
     elif source == "api":
         if data_dir is None:
             raise DataError("data.source=api needs paths.data_dir for its page cache")
-        client = OpenAlexClient(Path(data_dir) / "openalex", mailto, api_key, **(
-            {"base_url": api_url} if api_url else {}
-        ))  # fmt: skip
+        client = OpenAlexClient(
+            Path(data_dir) / "openalex", mailto, api_key or read_api_key(api_key_file),
+            api_url or API_URL, max_retries=api_retries, backoff=api_backoff, timeout=api_timeout,
+        )  # fmt: skip
         files = client.fetch(query)
         where = str(client.folder(query))
         source_print = {

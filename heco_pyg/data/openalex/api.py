@@ -3,12 +3,19 @@
 Pages are fetched 200 at a time with ``cursor=*`` then ``meta.next_cursor``. Each page
 is written atomically to ``<cache_root>/<query hash>/page_NNNNN.json`` before the next
 is asked for, so an interrupted run resumes from the last stored cursor and a finished
-one fetches nothing. ``429`` and ``5xx`` answers (and dropped connections) are retried
-with exponential backoff (``Retry-After`` honoured); other errors stop at once. A
-machine without network fails fast with a message pointing to the offline sources.
+one fetches nothing. Retries are urllib3's :class:`~urllib3.util.Retry` on the session:
+connect and read errors, ``429`` and ``5xx``, exponential backoff with jitter, both
+``Retry-After`` forms (seconds or an HTTP date); a body cut off mid-way or not JSON is
+retried by the client the same way. Other errors stop at once, and so does a server
+that repeats a cursor or answers something other than a JSON object. A machine without
+network fails fast with a message pointing to the offline sources.
 
-The polite pool: ``mailto`` (or ``OPENALEX_MAILTO``); a premium key: ``api_key`` (or
-``OPENALEX_API_KEY``). Neither is part of the query hash.
+The polite pool: ``mailto`` (or ``OPENALEX_MAILTO``). The key: ``api_key`` (read by
+:func:`heco_pyg.data.secrets.read_api_key` from ``OPENALEX_API_KEY`` or
+``data.api_key_file``), sent as the ``api_key`` query parameter as the OpenAlex
+documentation asks (developers.openalex.org, "Authentication"). Neither is part of the
+query hash, and no message shows a request URL with its parameters: errors name the
+endpoint only, and pass through :func:`heco_pyg.data.secrets.redact`.
 """
 
 from __future__ import annotations
@@ -17,20 +24,26 @@ import hashlib
 import json
 import logging
 import os
+import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
 
 from heco_pyg.data.graph import DataError
+from heco_pyg.data.secrets import redact, register_secret
 
 log = logging.getLogger(__name__)
 
 API_URL = "https://api.openalex.org"
 PER_PAGE = 200
-RETRY_STATUS = {429, 500, 502, 503, 504}
+RETRY_STATUS = (429, 500, 502, 503, 504)
+MAX_WAIT = 120.0
 OFFLINE_HINT = (
     "Offline? Use data.source=works data.path=DIR (saved API pages or snapshot parts, e.g. "
     "../shared/data/openalex), or `make train` for the offline synthetic graph."
@@ -84,11 +97,12 @@ class OpenAlexClient:
         cache_root: pages go to ``cache_root/<query hash>/``.
         mailto, api_key: credentials; default to ``OPENALEX_MAILTO`` / ``OPENALEX_API_KEY``.
         base_url: the API root (a local server in tests).
-        max_retries: retries per page on 429/5xx/dropped connections.
-        backoff: first wait in seconds, doubled per retry (capped at 60 s).
-        timeout: seconds per request.
-        session: a ``requests.Session`` (or anything with its ``get``).
-        sleep: the wait function (tests pass a no-op).
+        max_retries: retries per page (connect/read errors, 429, 5xx, broken bodies).
+        backoff: the backoff factor in seconds (waits ``backoff * 2**(n-1)`` plus up to
+            ``backoff`` of jitter, at most 120 s; a ``Retry-After`` header wins).
+        timeout: seconds per request (connect and read).
+        session: a ``requests.Session``; the retry policy is mounted on it.
+        sleep: the wait between retries of a broken body (tests pass a no-op).
     """
 
     def __init__(
@@ -106,69 +120,121 @@ class OpenAlexClient:
         self.cache_root = Path(cache_root)
         self.mailto = mailto or os.environ.get("OPENALEX_MAILTO")
         self.api_key = api_key or os.environ.get("OPENALEX_API_KEY")
+        register_secret(self.api_key)
         self.base_url = base_url.rstrip("/")
         self.max_retries = max_retries
         self.backoff = backoff
         self.timeout = timeout
+        self.retry = Retry(
+            total=max_retries, connect=max_retries, read=max_retries, status=max_retries,
+            other=0, allowed_methods={"GET"}, status_forcelist=RETRY_STATUS,
+            backoff_factor=backoff, backoff_jitter=backoff, backoff_max=MAX_WAIT,
+            respect_retry_after_header=True, retry_after_max=int(MAX_WAIT),
+            raise_on_status=False,
+        )  # fmt: skip
         self.session = session if session is not None else requests.Session()
+        self.adapter = HTTPAdapter(max_retries=self.retry)
+        for scheme in ("http://", "https://"):
+            self.session.mount(scheme, self.adapter)
         self.sleep = sleep
         self.requests_made = 0
 
     def folder(self, query: Mapping[str, Any]) -> Path:
         return self.cache_root / query_hash(self.base_url, query_parameters(query))
 
+    def _send(self, parameters: dict[str, str], fetched_any: bool) -> requests.Response:
+        """One GET through the retry policy; with nothing fetched yet a refused connection
+        is not retried (no network at all: say so at once)."""
+        url = f"{self.base_url}/works"
+        self.adapter.max_retries = self.retry if fetched_any else self.retry.new(connect=0)
+        self.requests_made += 1
+        try:
+            return self.session.get(url, params=parameters, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            # urllib3's text carries the request URL and its parameters: drop it
+            reason = redact(re.sub(r"(with )?url: \S+", "", f"{type(error).__name__}: {error}"))
+            if not fetched_any:
+                raise OpenAlexUnavailable(
+                    f"cannot reach {url} ({reason}). {OFFLINE_HINT}"
+                ) from None
+            raise OpenAlexUnavailable(
+                f"{url}: {reason} after {self.max_retries} retries; the pages fetched so far "
+                f"are kept and the next run resumes from them. {OFFLINE_HINT}"
+            ) from None
+
     def _get(self, parameters: dict[str, str], fetched_any: bool) -> dict:
+        """The decoded page (a JSON object); body-level failures are retried here."""
         url = f"{self.base_url}/works"
         for attempt in range(self.max_retries + 1):
-            wait = min(self.backoff * 2**attempt, 60.0)
             try:
-                self.requests_made += 1
-                response = self.session.get(url, params=parameters, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as error:
-                if not fetched_any:  # no network at all: do not wait minutes to say so
-                    raise OpenAlexUnavailable(
-                        f"cannot reach {url} ({error}). {OFFLINE_HINT}"
-                    ) from error
-                problem = f"connection error ({error})"
-            else:
-                if response.status_code == 200:
-                    try:
-                        return response.json()
-                    except ValueError as error:
-                        problem = f"invalid JSON in the answer ({error})"
-                elif response.status_code in RETRY_STATUS:
-                    problem = f"HTTP {response.status_code}"
-                    retry_after = response.headers.get("Retry-After", "")
-                    if retry_after.isdigit():
-                        wait = min(float(retry_after), 60.0)
-                else:
-                    status, body = response.status_code, response.text[:300]
-                    raise DataError(f"{url}: HTTP {status} for {parameters}: {body}")
+                response = self._send(parameters, fetched_any)
+            except (requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as error:  # fmt: skip
+                response, problem = None, f"the answer broke off ({type(error).__name__})"
+            if response is not None:
+                answer, problem = self._decode(url, response)
+                if answer is not None:
+                    return answer
             if attempt < self.max_retries:
+                wait = min(self.backoff * 2**attempt + random.uniform(0, self.backoff), MAX_WAIT)
                 log.warning("%s: %s; retry %d in %.1f s", url, problem, attempt + 1, wait)
                 self.sleep(wait)
-        raise OpenAlexUnavailable(
-            f"{url}: {problem} after {self.max_retries} retries; the pages fetched so far are "
-            f"kept and the next run resumes from them. {OFFLINE_HINT}"
-        )
+        raise OpenAlexUnavailable(f"{url}: {problem} after {self.max_retries} retries")
+
+    def _decode(self, url: str, response: requests.Response) -> tuple[dict | None, str]:
+        """``(page, "")``, or ``(None, problem)`` for a body worth asking for again."""
+        status = response.status_code
+        if status in RETRY_STATUS:
+            raise OpenAlexUnavailable(
+                f"{url}: HTTP {status} after {self.max_retries} retries; the pages "
+                f"fetched so far are kept and the next run resumes from them. {OFFLINE_HINT}"
+            )
+        if status != 200:
+            body = redact(response.text[:300])
+            raise DataError(f"{url}: HTTP {status} ({body}); check data.query and the key")
+        try:
+            answer = response.json()
+        except ValueError:
+            return None, "the answer is not valid JSON"
+        if not isinstance(answer, dict):
+            raise DataError(
+                f"{url}: the answer is a JSON {type(answer).__name__}, not an object "
+                "with 'results' and 'meta'; is data.api_url an OpenAlex API?"
+            )
+        return answer, ""
+
+    def _stored_pages(self, folder: Path) -> tuple[list[Path], int, str | None, set[str]]:
+        """The pages already fetched: ``(files, works, next cursor, cursors seen)``."""
+        pages = sorted(folder.glob("page_*.json"))
+        works, cursor, seen = 0, "*", {"*"}
+        for page in pages:
+            try:
+                meta = json.loads(page.read_text(encoding="utf-8"))
+                count, cursor = meta["_count"], meta["_next_cursor"]
+                if not isinstance(count, int) or not isinstance(cursor, (str, type(None))):
+                    raise TypeError("_count/_next_cursor have the wrong type")
+            except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
+                raise DataError(
+                    f"{page}: a corrupt cached API page ({type(error).__name__}); delete it "
+                    "(and the pages after it) to fetch it again"
+                ) from None
+            works += count
+            seen.add(cursor)
+        return pages, works, cursor, seen
 
     def fetch(self, query: Mapping[str, Any]) -> list[Path]:
         """Fetches (or resumes) the query's pages; returns the page files in order.
 
         Stops at ``query["max_works"]`` works (pages hold 200; the reader cuts the rest),
-        when ``next_cursor`` is null, or at an empty page.
+        when ``next_cursor`` is null, or at an empty page; a cursor the server gave
+        before is an error (it would page forever).
         """
         parameters = query_parameters(query)
         max_works = query.get("max_works")
         folder = self.folder(query)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "query.txt").write_text(json.dumps({"url": self.base_url, **parameters}))
-        pages = sorted(folder.glob("page_*.json"))
-        works, cursor = 0, "*"
-        for page in pages:
-            meta = json.loads(page.read_text())
-            works += meta.get("_count", 0)
-            cursor = meta.get("_next_cursor")
+        pages, works, cursor, seen = self._stored_pages(folder)
         while cursor and (max_works is None or works < max_works):
             request = {**parameters, "per-page": str(PER_PAGE), "cursor": cursor}
             if self.mailto:
@@ -176,8 +242,22 @@ class OpenAlexClient:
             if self.api_key:
                 request["api_key"] = self.api_key
             answer = self._get(request, fetched_any=bool(pages))
-            results = answer.get("results") or []
-            cursor = (answer.get("meta") or {}).get("next_cursor") if results else None
+            results = answer.get("results")
+            if results is None:
+                results = []
+            if not isinstance(results, list):
+                raise DataError(
+                    f"{self.base_url}/works: 'results' is not a list (page {len(pages)})"
+                )
+            meta = answer.get("meta") if isinstance(answer.get("meta"), dict) else {}
+            cursor = meta.get("next_cursor") if results else None
+            if cursor is not None and (not isinstance(cursor, str) or cursor in seen):
+                raise DataError(
+                    f"{self.base_url}/works: the server repeated the cursor {str(cursor)[:40]!r} "
+                    f"after {len(pages) + 1} pages; stopping instead of paging forever "
+                    "(set data.query.max_works to bound the fetch)"
+                )
+            seen.add(cursor)
             answer["_count"], answer["_next_cursor"] = len(results), cursor
             page = folder / f"page_{len(pages):05d}.json"
             temporary = page.with_suffix(".tmp")

@@ -5,6 +5,11 @@ file's path, size and modification time; for the API, its query hash and pages) 
 the ingestion settings. Changing a file or a setting changes the key, so a stale
 entry is never read; an unreadable entry is rebuilt. Writes go to a temporary file
 in the same folder and are renamed into place, so a crash leaves nothing half-written.
+
+Nothing in the cache is unpickled: an entry holds only tensors, strings, numbers, lists
+and dicts (the graph as :meth:`HeteroData.to_dict`) and is read with
+``torch.load(weights_only=True)``, so a file someone placed in the folder cannot run code;
+anything else there is refused (logged) and rebuilt.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch_geometric.data import HeteroData
 
 log = logging.getLogger(__name__)
 
 # Bump when the graph a given input builds changes meaning.
-# 2: citations as data.citation_index, no longer a ("paper", "cites", "paper") edge store.
-CACHE_VERSION = 2
+# 2: citations as data.citation_index, no longer a ("paper", "cites", "paper") edge store;
+# 3: plain tensors and containers, no pickled objects.
+CACHE_VERSION = 3
 
 
 def fingerprint_files(files: Iterable[Path]) -> list[list]:
@@ -72,15 +79,19 @@ class GraphCache:
         return self.root / f"{key}.pt" if self.root is not None else None
 
     def load(self, key: str) -> dict | None:
+        """The entry stored under ``key``, or None (absent, unreadable, refused or stale)."""
         path = self.path(key)
         if path is None or not path.is_file():
             return None
         try:
-            entry = torch.load(path, weights_only=False)
-        except Exception as error:  # a corrupt entry is rebuilt, never trusted
-            log.warning("cache entry %s is unreadable (%s); rebuilding", path, error)
-            return None
-        if not isinstance(entry, dict) or entry.get("version") != CACHE_VERSION:
+            entry = torch.load(path, weights_only=True)  # never unpickles objects
+            if not isinstance(entry, dict) or entry.get("version") != CACHE_VERSION:
+                return None
+            if entry.pop("data_is_graph", False):
+                entry["data"] = HeteroData.from_dict(entry["data"])
+        except Exception as error:  # a corrupt or foreign entry is rebuilt, never trusted
+            reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+            log.warning("cache entry %s refused (%s); rebuilding it", path, reason)
             return None
         return entry
 
@@ -92,6 +103,9 @@ class GraphCache:
             return entry, True
         entry = {"version": CACHE_VERSION, "key": key, **build()}
         if self.root is not None:
-            atomic_torch_save(entry, self.path(key))
+            stored = entry
+            if isinstance(entry.get("data"), HeteroData):
+                stored = {**entry, "data": entry["data"].to_dict(), "data_is_graph": True}
+            atomic_torch_save(stored, self.path(key))
             log.info("OpenAlex graph cached at %s", self.path(key))
         return entry, False

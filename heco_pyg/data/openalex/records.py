@@ -26,6 +26,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,10 @@ WORK_URL = "https://openalex.org/"
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
 GZIP_SUFFIXES = (".gz",)
 ON_BAD_RECORD = ("raise", "skip")
+ASCII_ID = re.compile(r"[A-Za-z][0-9]+", re.ASCII)  # W + ASCII digits: "W١٢٣" is no id
+# What a malformed file can raise while being decoded (a corrupt gzip block, invalid
+# UTF-8, a document nested too deep for the parser).
+DECODE_ERRORS = (ValueError, UnicodeDecodeError, RecursionError, zlib.error, OSError, EOFError)
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,7 @@ def normalise_id(value: Any, prefix: str = "W") -> str | None:
         key = value[len(WORK_URL) :]
     else:
         key = value
-    if not key.upper().startswith(prefix) or not key[1:].isdigit():
+    if not ASCII_ID.fullmatch(key) or key[0].upper() != prefix:
         return None
     return WORK_URL + key.upper()
 
@@ -132,9 +138,11 @@ def _json_lines(
             continue
         location = Location(file, line=number)
         try:
-            yield location, json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            on_bad(location, f"malformed JSON ({error})")
+            value = json.loads(line)
+        except DECODE_ERRORS as error:
+            on_bad(location, f"malformed JSON ({type(error).__name__}: {str(error)[:200]})")
+            continue
+        yield location, value
 
 
 def _documents(file: Path, on_bad: BadRecordHandler) -> Iterator[tuple[Location, Any]]:
@@ -144,8 +152,8 @@ def _documents(file: Path, on_bad: BadRecordHandler) -> Iterator[tuple[Location,
         try:
             with gzip.open(file, "rb") as handle:
                 yield from _json_lines(handle, name, on_bad)
-        except (OSError, EOFError) as error:  # not gzip, or a truncated part
-            on_bad(Location(name), f"unreadable gzip file ({error})")
+        except (OSError, EOFError, zlib.error) as error:  # not gzip, truncated, corrupt block
+            on_bad(Location(name), f"unreadable gzip file ({type(error).__name__}: {error})")
         return
     if file.name.endswith(JSON_LINES_SUFFIXES):
         with open(file, "rb") as handle:
@@ -155,12 +163,17 @@ def _documents(file: Path, on_bad: BadRecordHandler) -> Iterator[tuple[Location,
     if not raw.strip():
         return
     try:
-        yield Location(name), json.loads(raw)
+        value = json.loads(raw)
     except json.JSONDecodeError as error:
         if error.msg == "Extra data":  # several documents: JSON Lines named .json
             yield from _json_lines(raw.split(b"\n"), name, on_bad)
         else:
             on_bad(Location(name, line=error.lineno), f"malformed JSON ({error.msg})")
+        return
+    except DECODE_ERRORS as error:  # invalid UTF-8, nesting too deep
+        on_bad(Location(name), f"malformed JSON ({type(error).__name__}: {str(error)[:200]})")
+        return
+    yield Location(name), value
 
 
 def _works_in(

@@ -82,7 +82,7 @@ def serve(works, per_page):
 
 
 def client(tmp_path, server, **kwargs) -> OpenAlexClient:
-    return OpenAlexClient(tmp_path / "openalex", mailto="me@example.org", base_url=server.url,
+    return OpenAlexClient(tmp_path / "openalex", mailto="me@example.org", base_url=server.url, backoff=0.0,
                           sleep=lambda seconds: None, **kwargs)  # fmt: skip
 
 
@@ -175,3 +175,35 @@ def test_credentials_from_the_environment(tmp_path, monkeypatch):
 def test_unknown_query_keys_are_named(tmp_path):
     with pytest.raises(DataError, match="filters"):
         OpenAlexClient(tmp_path).folder({"filters": {}})
+
+
+def test_a_repeated_cursor_stops_with_a_clear_error(tmp_path, server):
+    server.pages["c1"]["meta"]["next_cursor"] = "*"  # page 2 points back to page 1
+    with pytest.raises(DataError, match="repeated the cursor '\\*' after 2 pages"):
+        client(tmp_path, server).fetch(QUERY)
+    assert len(server.requests) == 2
+
+
+def test_a_page_that_is_not_an_object_is_refused(tmp_path, server):
+    server.pages["*"] = [{"id": "W1"}]
+    with pytest.raises(DataError, match="the answer is a JSON list, not an object"):
+        client(tmp_path, server).fetch(QUERY)
+
+
+def test_a_corrupt_cached_page_names_the_file(tmp_path, server):
+    api = client(tmp_path, server)
+    api.fetch(QUERY)
+    first = sorted(api.folder(QUERY).glob("page_*.json"))[0]
+    first.write_bytes(b"\xff{not json")
+    with pytest.raises(DataError, match=r"page_00000\.json: a corrupt cached API page"):
+        client(tmp_path, server).fetch(QUERY)
+
+
+def test_the_key_is_sent_as_the_api_key_parameter_and_never_shown(tmp_path, server, caplog):
+    api = client(tmp_path, server)
+    api.api_key = "PARAMKEY-31337"
+    server.fail_at = "c1"
+    with pytest.raises(OpenAlexUnavailable) as error:
+        api.fetch(QUERY)
+    assert server.requests[0]["api_key"] == "PARAMKEY-31337"
+    assert "PARAMKEY-31337" not in str(error.value) and "PARAMKEY-31337" not in caplog.text

@@ -74,3 +74,26 @@ def test_an_interrupted_write_leaves_no_entry(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         cache.get_or_build("k", lambda: {"data": 1})
     assert list(tmp_path.iterdir()) == []
+
+
+class Payload:
+    """Unpickling this runs ``touch <marker>``."""
+
+    def __init__(self, marker) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_planted_pickle_in_the_cache_is_refused_and_never_runs(tmp_path):
+    path = write_lines(tmp_path / "in/works.jsonl", [work(1), work(2, authors=("A3",))])
+    _, entry = ingest(path, tmp_path / "data")
+    marker = tmp_path / "payload_ran"
+    with open(entry["cache_path"], "wb") as handle:  # a full pickle, as torch.save writes one
+        torch.save({"version": 2, "key": entry["key"], "data": Payload(marker)}, handle)
+    data, entry = ingest(path, tmp_path / "data")
+    assert not marker.exists()
+    assert not entry["cache_hit"] and data["paper"].num_nodes == 2  # rebuilt from the works
+    again, entry = ingest(path, tmp_path / "data")
+    assert entry["cache_hit"] and again["paper"].node_ids == data["paper"].node_ids

@@ -1,0 +1,227 @@
+"""The commands' entry point around ``hydra.main``: checks before any work, one-line errors.
+
+:func:`command` turns a command's ``main(cfg)`` into its entry point, which
+
+1. answers ``--help`` from :mod:`heco_pyg.config.schema` (every group and key with its
+   range and a one-line description) and ``--info`` (the experiments, one line each);
+2. reads the command line before Hydra does: ``data.api_key=...`` is moved to the
+   environment (``OPENALEX_API_KEY``) so that Hydra never saves or prints it, any other
+   secret-looking key is refused, and a key no config has is refused with the nearest
+   known name ("did you mean ``trainer.max_epochs``?");
+3. inside the job: adds the log redaction to the handlers, redacts the saved
+   ``.hydra/*.yaml``, validates the composed config, and runs ``main``;
+4. prints a user error (:class:`~heco_pyg.data.graph.DataError`,
+   :class:`~heco_pyg.config.validate.ConfigError`, a missing required value) as one
+   redacted line on stderr and exits with status 2; ``HYDRA_FULL_ERROR=1`` shows the
+   whole traceback instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
+
+from heco_pyg.config.schema import COMMANDS, GROUPS, all_keys
+from heco_pyg.config.validate import ConfigError, did_you_mean, validate_config
+from heco_pyg.data.graph import DataError
+from heco_pyg.data.secrets import (
+    API_KEY_ENV,
+    install_log_redaction,
+    is_secret_key,
+    redact,
+    register_secret,
+)
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
+USER_ERRORS = (DataError, ConfigError, MissingMandatoryValue, FileNotFoundError)
+# The config groups each command composes (its --help lists them).
+COMMAND_GROUPS = {
+    "train": ("data", "model", "loss", "trainer", "logger", "protocol", "experiment",
+              "hparams_search", "paths", "hydra"),
+    "prepare": ("data", "paths", "hydra"),
+    "evaluate": ("task", "paths", "hydra"),
+    "recommend": ("paths", "hydra"),
+}  # fmt: skip
+HELP_GROUPS = {"train": ("trainer", "model", "loss", "logger", "protocol", "data"),
+               "prepare": ("data",), "evaluate": (), "recommend": ()}  # fmt: skip
+
+
+def _choices(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+def _yaml_keys(group: str) -> dict[str, bool]:
+    """``{key path: holds a mapping}`` for every key any file of a group sets."""
+    keys: dict[str, bool] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key != "defaults":
+                    path = f"{prefix}.{key}" if prefix else str(key)
+                    keys[path] = keys.get(path, False) or isinstance(value, dict)
+                    walk(path, value)
+
+    for file in (CONFIG_DIR / group).glob("*.yaml"):
+        content = OmegaConf.to_container(OmegaConf.load(file))
+        if "@package _global_" in file.read_text():
+            walk("", content)
+        else:
+            walk(group, content)
+    return keys
+
+
+def known_keys(command: str) -> tuple[set[str], set[str]]:
+    """``(keys, open keys)`` an override may set for ``command`` (from the schema and the
+    YAML files); any sub-key of an open key (a mapping such as ``data.query``) is allowed."""
+    schema = all_keys(command)
+    groups = set(COMMAND_GROUPS.get(command, ()))
+    keys = set(schema) | groups
+    open_keys = {k for k, s in schema.items() if s.kind in (dict, object)}
+    for group in groups - {"hydra"}:
+        found = _yaml_keys(group)
+        keys |= set(found)
+        open_keys |= {k for k, is_mapping in found.items() if is_mapping and k not in groups}
+    top = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / f"{command}.yaml"))
+    keys |= {k for k in top if k != "defaults"}
+    open_keys |= {k for k, v in top.items() if isinstance(v, dict) and k not in schema}
+    return keys, open_keys
+
+
+def help_text(command: str) -> str:
+    """``--help``: the groups with their choices and every key with range and description."""
+    lines = [f"python -m heco_pyg.{command} [GROUP=CHOICE ...] [KEY=VALUE ...]", "", "Groups:"]
+    for group in COMMAND_GROUPS.get(command, ()):
+        choices = ", ".join(_choices(group))
+        lines.append(
+            f"  {group:<15} {GROUPS.get(group, '')}" + (f" [{choices}]" if choices else "")
+        )
+    lines += ["", "Keys:"]
+    keys = all_keys(command)
+    shown = [
+        k
+        for k in keys
+        if k.split(".")[0] in HELP_GROUPS.get(command, ()) or k in COMMANDS.get(command, {})
+    ]
+    for key in shown:
+        if key.endswith("._target_"):
+            continue
+        setting = keys[key]
+        lines.append(f"  {key:<34} {setting.allowed():<24} {setting.help}")
+    lines += [
+        "",
+        "The OpenAlex key goes in the environment (OPENALEX_API_KEY) or a file "
+        "(data.api_key_file=FILE), never in a config.",
+        "--info lists the experiments; --cfg job prints the composed config; "
+        "--hydra-help shows Hydra's own flags; -m runs a sweep.",
+    ]
+    return "\n".join(lines)
+
+
+def experiments_text() -> str:
+    """``--info``: each experiment with the first line of its description."""
+    lines = ["Experiments (python -m heco_pyg.train experiment=NAME):"]
+    for file in sorted((CONFIG_DIR / "experiment").glob("*.yaml")):
+        comments = [line.lstrip("# ").strip() for line in file.read_text().splitlines()
+                    if line.startswith("#") and "@package" not in line]  # fmt: skip
+        lines.append(f"  {file.stem:<16} {comments[0] if comments else ''}")
+    return "\n".join(lines)
+
+
+def preflight(arguments: list[str], command: str) -> list[str]:
+    """The command line Hydra should see: secrets moved out, unknown keys refused."""
+    kept, known = [], None
+    for argument in arguments:
+        if argument.startswith("-") or "=" not in argument:
+            kept.append(argument)
+            continue
+        key, value = argument.split("=", 1)
+        name = key.lstrip("+~")
+        if is_secret_key(name.rsplit(".", 1)[-1]):
+            if name.endswith("api_key"):
+                register_secret(value)
+                os.environ[API_KEY_ENV] = value  # read by heco_pyg.data.secrets.read_api_key
+                continue
+            raise ConfigError(
+                f"{name} looks like a secret and is not accepted on the command line (Hydra "
+                "would save it); use an environment variable or a file"
+            )
+        if key.startswith(("+", "~")) or name.startswith("hydra") or "/" in name:
+            kept.append(argument)
+            continue
+        known = known if known is not None else known_keys(command)
+        keys, open_keys = known
+        if name not in keys and not any(name.startswith(f"{k}.") for k in open_keys):
+            raise ConfigError(f"{name}: no such key{did_you_mean(name, keys)} "
+                              f"(python -m heco_pyg.{command} --help lists them)")  # fmt: skip
+        kept.append(argument)
+    return kept
+
+
+def _redact_saved_configs() -> None:
+    try:
+        output = Path(HydraConfig.get().runtime.output_dir)
+        subdir = HydraConfig.get().output_subdir
+    except ValueError:  # not inside a Hydra job
+        return
+    if subdir is None:
+        return
+    for file in (output / subdir).glob("*.yaml"):
+        text = file.read_text()
+        if redact(text) != text:
+            file.write_text(redact(text))
+
+
+def _fail(error: BaseException) -> None:
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise error
+    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    print(f"error: {redact(message)}", file=sys.stderr)
+    sys.exit(2)
+
+
+def command(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
+    """Decorates a command's ``main(cfg)``; see the module docstring."""
+
+    def decorate(main: Callable[[DictConfig], Any]) -> Callable[[], Any]:
+        @functools.wraps(main)
+        def job(cfg: DictConfig) -> Any:
+            install_log_redaction()
+            _redact_saved_configs()
+            try:
+                validate_config(cfg, config_name)
+                return main(cfg)
+            except USER_ERRORS as error:
+                _fail(error)
+
+        entry_point = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR),
+                                 config_name=config_name)(job)  # fmt: skip
+
+        @functools.wraps(main)
+        def run() -> Any:
+            arguments = sys.argv[1:]
+            if "--help" in arguments or "-h" in arguments:
+                print(help_text(config_name))
+                return None
+            if "--info" in arguments:
+                print(experiments_text())
+                return None
+            try:
+                sys.argv[1:] = preflight(arguments, config_name)
+            except ConfigError as error:
+                _fail(error)
+            return entry_point()
+
+        run.job = job  # the undecorated job, for callers that compose the config themselves
+        return run
+
+    return decorate

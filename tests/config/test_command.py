@@ -1,0 +1,151 @@
+"""The commands' entry point end to end (subprocesses): the OpenAlex key never reaches
+stdout, stderr, the run folder, the cache or the wandb run file, whatever the API does;
+user errors are one line and a non-zero exit; HYDRA_FULL_ERROR=1 keeps the traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, TINY_SYNTHETIC
+from tests.helpers.openalex_factory import page, work
+
+ENV_KEY, LINE_KEY = "ENVSECRET999", "CLISECRET777"
+WORKS = [work(i, authors=(f"A{i}", f"A{i + 1}"), references=(i + 1,)) for i in range(1, 61)]
+
+
+class HostileOpenAlex:
+    """``/<mode>/works``: ``ok`` (two pages), ``forbidden`` (403 echoing the request),
+    ``slow`` (429 with an HTTP-date Retry-After, then ok), ``broken`` (a body cut off)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                mode = self.path.split("/")[1]
+                count = fake.seen[mode] = fake.seen.get(mode, 0) + 1
+                cursor = "c1" if "cursor=c1" in self.path else "*"
+                body = page(WORKS[:30] if cursor == "*" else WORKS[30:],
+                            "c1" if cursor == "*" else None)  # fmt: skip
+                if mode == "forbidden":
+                    return self._answer(403, {"error": f"bad key in {self.path}"})
+                if mode == "slow" and count == 1:
+                    return self._answer(429, {}, {"Retry-After": formatdate(usegmt=True)})
+                if mode == "broken":
+                    self.send_response(200)
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    self.wfile.write(b'{"results": [')
+                    return None
+                return self._answer(200, body)
+
+            def _answer(self, status, body, headers=None) -> None:
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def fake_api():
+    fake = HostileOpenAlex()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+def run(module: str, arguments: list[str], tmp_path: Path, **env) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "WANDB_MODE": "offline", "OPENALEX_API_KEY": ENV_KEY,
+                   "PYTHONPATH": str(ROOT), **env}  # fmt: skip
+    environment.pop("HYDRA_FULL_ERROR", None) if "HYDRA_FULL_ERROR" not in env else None
+    return subprocess.run([sys.executable, "-m", module, *arguments], cwd=tmp_path, env=environment,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+
+
+def hits(result: subprocess.CompletedProcess, *folders: Path) -> list[str]:
+    """Where either key appears: the output streams and every file under ``folders``."""
+    found = [name for name, text in (("stdout", result.stdout), ("stderr", result.stderr))
+             if ENV_KEY in text or LINE_KEY in text]  # fmt: skip
+    for folder in folders:
+        for file in folder.rglob("*"):
+            if file.is_file():
+                content = file.read_bytes()
+                if ENV_KEY.encode() in content or LINE_KEY.encode() in content:
+                    found.append(str(file))
+    return found
+
+
+def openalex(url: str, tmp_path: Path) -> list[str]:
+    return ["data=openalex", f"data.api_url={url}", f"paths.data_dir={tmp_path / 'data'}",
+            "data.api_retries=2", "data.api_backoff=0", "data.api_timeout=5",
+            "data.text_dim=8", f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
+
+
+@pytest.mark.slow  # eight subprocesses, ~20 s each on a busy 2-core machine
+@pytest.mark.parametrize("mode", ["refused", "forbidden", "broken", "slow"])
+@pytest.mark.parametrize("on_command_line", [False, True])
+def test_prepare_never_shows_the_key(tmp_path, fake_api, mode, on_command_line):
+    url = "http://127.0.0.1:9" if mode == "refused" else f"{fake_api.url}/{mode}"
+    key = [f"data.api_key={LINE_KEY}"] if on_command_line else []
+    result = run("heco_pyg.prepare", [*openalex(url, tmp_path), *key], tmp_path)
+    if mode == "slow":
+        assert result.returncode == 0, result.stderr
+        assert fake_api.seen["slow"] >= 3  # the 429 was retried, then two pages
+    else:
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert hits(result, tmp_path) == []
+
+
+@pytest.mark.slow
+def test_train_with_wandb_never_stores_the_key(tmp_path, fake_api):
+    arguments = [*openalex(f"{fake_api.url}/ok", tmp_path), f"data.api_key={LINE_KEY}",
+                 "logger=wandb", "logger.mode=offline", *TINY_SYNTHETIC[4:]]  # fmt: skip
+    result = run("heco_pyg.train", arguments, tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert list((tmp_path / "run").rglob("*.wandb")), "no wandb run file to check"
+    assert hits(result, tmp_path) == []
+
+
+def test_a_user_error_is_one_line_unless_hydra_full_error(tmp_path):
+    result = run("heco_pyg.train", ["trainer.epochs=5"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: trainer.epochs: no such key; did you mean `trainer.max_epochs`? "
+        "(python -m heco_pyg.train --help lists them)"
+    )
+    result = run("heco_pyg.train", ["trainer.lr=1e6", f"hydra.run.dir={tmp_path / 'run'}"],
+                 tmp_path, HYDRA_FULL_ERROR="1")  # fmt: skip
+    assert result.returncode != 0 and "Traceback" in result.stderr and "trainer.lr" in result.stderr
+
+
+def test_help_and_info(tmp_path):
+    result = run("heco_pyg.train", ["--help"], tmp_path)
+    assert result.returncode == 0 and "trainer.max_epochs" in result.stdout
+    result = run("heco_pyg.train", ["--info"], tmp_path)
+    assert result.returncode == 0 and "heco_acm" in result.stdout and "minibatch" in result.stdout
+
+
+def test_sources_import_from_the_clone():
+    assert Path(__import__("heco_pyg").__file__).is_relative_to(ROOT)
