@@ -153,6 +153,19 @@ TRAINER = {
     "weight_decay": _s(float, "weight decay", 0, 1),
     "max_epochs": _s(int, "upper bound on epochs", 1),
     "patience": _s(int, "stop after this many epochs without a loss improvement", 1),
+    "min_delta": _s(
+        float, "an improvement is a fall of the loss by this fraction of the best", 0, 1
+    ),
+    "smoothing": _s(int, "early stopping watches the mean loss of this many epochs", 1),
+    "min_epochs": _s(int, "never stop before this epoch", 0),
+    "ema_decay": _s(
+        float,
+        "checkpoint and embed an EMA of the weights (null = the raw weights)",
+        0,
+        1,
+        low_open=True,
+        null=True,
+    ),  # fmt: skip
     "batch_size": _s(int, "null = full batch; else papers per mini-batch step", 2, null=True),
     "batch_positives": _s(
         int, "mini-batches: up to k positives of each seed paper join its batch", 0

@@ -22,9 +22,15 @@ class ConfigError(ValueError):
 
 
 def did_you_mean(key: str, known: Iterable[str]) -> str:
-    """`` (did you mean `x`?)`` for the closest known key, or an empty string."""
-    match = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
-    return f"; did you mean `{match[0]}`?" if match else ""
+    """``; did you mean `x`?`` for the closest known key (the upper bound ``max_*`` first
+    when a ``min_*`` ties with it: ``epochs`` means the budget), or an empty string."""
+    matches = difflib.get_close_matches(key, list(known), n=3, cutoff=0.6)
+    if not matches:
+        return ""
+    best = difflib.SequenceMatcher(None, key, matches[0]).ratio()
+    tied = [m for m in matches if difflib.SequenceMatcher(None, key, m).ratio() == best]
+    tied.sort(key=lambda m: (not m.rsplit(".", 1)[-1].startswith("max_"), m))
+    return f"; did you mean `{tied[0]}`?"
 
 
 def _is_interpolation(value: Any) -> bool:
