@@ -16,8 +16,9 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from heco_pyg.data.graph import DataError
 from heco_pyg.evaluation import ProtocolSettings
-from heco_pyg.evaluation.protocol import evaluate_protocol, split_indices
+from heco_pyg.evaluation.protocol import evaluate_protocol, has_splits, split_indices
 from heco_pyg.evaluation.recommendation import evaluate_recommendation
 from heco_pyg.evaluation.tables import protocol_markdown, recommendation_markdown
 from heco_pyg.runs.restore import load_run_graph, load_trained_model
@@ -27,13 +28,22 @@ from heco_pyg.training.embedding import VIEWS, embed
 
 
 def protocol_task(cfg: DictConfig) -> dict:
-    """The paper's protocol, written into the run dir (:meth:`RunDir.write_evaluation`)."""
+    """The paper's protocol, written into the run dir (:meth:`RunDir.write_evaluation`);
+    a :class:`DataError` (non-zero exit) when the run's data has no split masks."""
     run = RunDir(cfg.run_dir)
     run_cfg = run.config()
     if cfg.get("data_dir"):
         run_cfg.paths.data_dir = cfg.data_dir
-    configure_threads(cfg.get("threads"))
-    model, data, inputs = load_trained_model(run, run_cfg)
+    configure_threads(cfg.get("threads", "auto"))
+    data = load_run_graph(run, run_cfg)
+    if not has_splits(data):
+        raise DataError(
+            f"{run.path}: the run's data ({getattr(data, 'name', '?')}) has no split masks "
+            f"(labels and train_mask_<rate>), so the paper's protocol cannot run; the seeded "
+            f"linear probe of training is in {run.metrics_path.name}, or evaluate "
+            f"task=recommend for held-out citations"
+        )
+    model, data, inputs = load_trained_model(run, run_cfg, data)
     _, semantic, _ = embed(model, inputs, run_cfg.trainer.get("batch_size"))
     settings = ProtocolSettings.from_config(
         dict(run_cfg.get("protocol") or {}) | dict(cfg.get("protocol") or {})
