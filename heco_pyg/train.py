@@ -87,7 +87,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
         history = run.write_history(epoch_logger.rows)
         from heco_pyg.runs.plots import plot_history  # matplotlib only once training is done
 
-        plot_history(history, run.loss_plot, run.attention_plot)
+        plot_history(history, run.loss_plot, run.attention_plot, title=run.path.name)
+        tracker.images({"plots/loss": run.loss_plot, "plots/attention": run.attention_plot})
 
         # Evaluation: every view and the raw features on seeded few-label splits; the
         # paper's protocol on the raw meta-path view when the data has its fixed splits.
