@@ -80,6 +80,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
         phases.start("embedding", f"{inputs.num_nodes} {target}s, both views")
         schema, semantic, _ = embed(model, inputs, cfg.trainer.get("batch_size"))
         embeddings = view_embeddings(schema, semantic)
+        phases.start("outputs and plots")
         ids = getattr(data[target], "node_ids", None) or [str(i) for i in range(len(schema))]
         paths = run.write_embeddings(embeddings, ids)
         store = data[target]

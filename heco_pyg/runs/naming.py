@@ -23,11 +23,14 @@ def run_name(*parts: str) -> str:
 
 
 def link_latest(run_dir: Path, name: str = "latest") -> Path | None:
-    """Points ``<outputs>/latest`` (two levels above ``outputs/<task>/<run>``) at
-    ``run_dir``, atomically (a new link renamed over the old one); returns the link, or
-    None where links cannot be made or the run folder is not two levels deep."""
+    """Points ``outputs/latest`` at ``run_dir`` when it is a run folder of Hydra's layout
+    (``outputs/<task>/<run>``), atomically (a new link renamed over the old one); returns
+    the link, or None for other folders (``hydra.run.dir=...``) and where links cannot be
+    made."""
     run_dir = Path(run_dir).absolute()
     outputs = run_dir.parent.parent
+    if outputs.name != "outputs":
+        return None
     link = outputs / name
     if link.exists() and not link.is_symlink():
         return None  # a real folder of that name: leave it alone

@@ -10,6 +10,7 @@ logs :func:`run_summary`'s text: Hydra's logging prints it and writes it into th
 from __future__ import annotations
 
 import logging
+import textwrap
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ from heco_pyg.evaluation import ProtocolSettings
 from heco_pyg.evaluation.tables import format_table
 
 log = logging.getLogger(__name__)
+
+#: The summary's text width (the results table may be wider).
+WIDTH = 100
 
 #: Views whose probe scores are compared with the raw features' (the baseline).
 EMBEDDING_VIEWS = ("fused", "semantic", "schema")
@@ -183,7 +187,7 @@ def run_summary(outcome: RunOutcome) -> str:
         f"stopped     {stop_line(outcome)}",
         f"wall time   {', '.join(times)}",
         "",
-        caption(outcome),
+        textwrap.fill(caption(outcome), WIDTH),
         format_table(dict(outcome.results)),
     ]
     if (spread := std_line(outcome.results)) is not None:
@@ -192,7 +196,9 @@ def run_summary(outcome: RunOutcome) -> str:
         lines += ["", "The paper's protocol (its fixed splits; the numbers of its tables):",
                   outcome.protocol_table.rstrip()]  # fmt: skip
     if found := warnings(outcome):
-        lines += ["", "warnings:"] + [f"  ! {w}" for w in found]
+        lines += ["", "warnings:"]
+        lines += [textwrap.fill(w, WIDTH, initial_indent="  ! ", subsequent_indent="    ")
+                  for w in found]  # fmt: skip
     lines += ["", "next:"] + [f"  {c}" for c in next_commands(outcome.run_dir)]
     return "\n".join(lines)
 

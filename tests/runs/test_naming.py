@@ -13,6 +13,7 @@ def test_run_name_joins_the_parts_and_is_a_safe_folder_name():
 
 
 def test_link_latest_points_to_the_newest_run_and_replaces_the_old_link(tmp_path):
+    tmp_path = tmp_path / "outputs"
     first, second = tmp_path / "train" / "run1", tmp_path / "train" / "run2"
     first.mkdir(parents=True)
     second.mkdir()
@@ -24,8 +25,11 @@ def test_link_latest_points_to_the_newest_run_and_replaces_the_old_link(tmp_path
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def test_link_latest_leaves_a_real_folder_alone(tmp_path):
-    (tmp_path / "latest").mkdir()
+def test_link_latest_leaves_a_real_folder_and_other_layouts_alone(tmp_path):
+    (tmp_path / "elsewhere" / "run").mkdir(parents=True)
+    assert link_latest(tmp_path / "elsewhere" / "run") is None  # hydra.run.dir=/tmp/x/run
+    tmp_path = tmp_path / "outputs"
+    (tmp_path / "latest").mkdir(parents=True)
     (tmp_path / "train" / "run").mkdir(parents=True)
     assert link_latest(tmp_path / "train" / "run") is None
     assert (tmp_path / "latest").is_dir() and not (tmp_path / "latest").is_symlink()

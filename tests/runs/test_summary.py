@@ -23,11 +23,12 @@ def outcome(**changes) -> RunOutcome:
 
 def test_summary_says_where_why_and_what_next():
     text = run_summary(outcome())
+    flat = " ".join(text.split())  # the caption and warnings are wrapped
     assert "run folder  outputs/train/run" in text
     assert "early stop at epoch 84 (best epoch 64, 20 epochs without improvement)" in text
     assert "graph build 3.0 s, training 11 s, total 14 s" in text
-    assert "20 labelled training and 20 validation papers per class" in text
-    assert "mean over 5 seeded splits" in text and "`features` = the raw input features" in text
+    assert "20 labelled training and 20 validation papers per class" in flat
+    assert "mean over 5 seeded splits" in flat and "`features` = the raw input features" in flat
     assert "micro_f1 std over splits: fused 0.010, features 0.020" in text
     assert "warnings:" not in text  # nothing changes the reading here
     assert "python -m heco_pyg.recommend run_dir=outputs/train/run" in text
@@ -65,7 +66,8 @@ def test_a_tiny_run_ends_with_its_summary(tiny_config, tmp_path, caplog):
     assert "stopped     max epochs (3) reached (best epoch" in text
     for phase in ("graph build", "training", "embedding", "evaluation", "total"):
         assert phase in text
+    flat = " ".join(text.split())
     assert "Linear probe" in text and "features" in text
-    assert "warnings:" in text and "no split masks" in text  # synthetic: no fixed splits
+    assert "warnings:" in text and "no split masks" in flat  # synthetic: no fixed splits
     assert "next:" in text
     assert (tmp_path / "outputs" / "latest").resolve() == run_dir.resolve()
