@@ -133,3 +133,17 @@ def test_configure_threads_auto_decides_once_per_process():
         assert configure_threads("auto") == chosen  # not re-decided under this run's own load
     finally:
         torch.set_num_threads(before)
+
+
+def test_only_rank_zero_logs_info(monkeypatch):
+    import logging
+
+    from heco_pyg.training.distributed import quiet_other_ranks
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "level", logging.INFO)
+    quiet_other_ranks()  # rank 0 (no RANK set): unchanged
+    assert root.level == logging.INFO
+    monkeypatch.setenv("RANK", "1")
+    quiet_other_ranks()
+    assert root.level == logging.WARNING
