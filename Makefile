@@ -20,7 +20,7 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed  ## create .venv and install the package with its test tools
 
-train: install  ## train HeCo on the embedded synthetic graph (offline, ~1 minute)
+train: install  ## train HeCo on the built-in synthetic graph (offline; 1-10 min by load, see README)
 	$(BIN)/python -m heco_pyg.train model=heco data=synthetic $(ARGS)
 
 test: install  ## run the fast test suite

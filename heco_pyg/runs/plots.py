@@ -70,19 +70,27 @@ def plot_run(history: pd.DataFrame, title: str = "") -> plt.Figure:
 
 
 def plot_sweep(histories: dict[str, pd.DataFrame]) -> plt.Figure:
-    """Every run's total loss and attention weights over the epochs, one line per run."""
+    """Every run's total loss and attention weights over the epochs, one colour per run
+    in every panel (attention: smoothed over the faint raw line), a legend in each."""
     columns = ["loss"] + sorted({c for h in histories.values() for c in h.columns
                                  if c.startswith("attention/")})  # fmt: skip
     axes = _panels(len(columns), columns=3)
+    colours = plt.get_cmap("tab20" if len(histories) > 10 else "tab10").colors
     for axis, column in zip(axes, columns, strict=True):
-        for label, history in histories.items():
-            if column in history:
-                axis.plot(history["epoch"], history[column], label=label)
-        axis.set(xlabel="epoch", ylabel="weight" if column.startswith("attention/") else "loss",
+        attention = column.startswith("attention/")
+        for colour, (label, history) in zip(colours * 10, histories.items(), strict=False):
+            if column not in history:
+                continue
+            if attention:
+                axis.plot(history["epoch"], history[column], color=colour, alpha=0.2, lw=0.7)
+            values = smooth(history[column]) if attention else history[column]
+            axis.plot(history["epoch"], values, color=colour, label=label)
+        axis.set(xlabel="epoch", ylabel="weight (smoothed)" if attention else "loss",
                  title=column)  # fmt: skip
-        if column.startswith("attention/"):
+        if attention:
             axis.set_ylim(0, 1)
-        axis.legend(fontsize=7)
+        axis.legend(fontsize=6 if len(histories) > 6 else 8, framealpha=0.6,
+                    ncol=2 if len(histories) > 6 else 1)  # fmt: skip
     figure = axes[0].figure
     figure.tight_layout()
     return figure
@@ -194,23 +202,21 @@ def plot_heatmap(
         axis.set_yticks(range(len(rows)), [f"{v:g}" for v in rows] if y else [""])
         i, j = rows.index(best[y]) if y else 0, columns.index(best[x])
         axis.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red",
-                                     linewidth=2.5, label="best"))  # fmt: skip
+                                     linewidth=2.5))  # fmt: skip
     else:
         ys = cells[y] if y else np.zeros(len(cells))
         image = axis.scatter(cells[x], ys, c=cells["mean"], cmap=cmap, vmin=vmin, vmax=vmax,
                              s=90, edgecolors="grey")  # fmt: skip
         axis.scatter([best[x]], [best[y] if y else 0], s=260, facecolors="none",
-                     edgecolors="red", linewidths=2, label="best")  # fmt: skip
+                     edgecolors="red", linewidths=2)  # fmt: skip
         for key, set_scale in ((x, axis.set_xscale), (y, axis.set_yscale)):
             values = cells[key] if key else None
             if values is not None and (values > 0).all() and values.max() / values.min() > 20:
                 set_scale("log")  # e.g. learning rates: their real, logarithmic axis
-    axis.legend(loc="upper left", bbox_to_anchor=(0, -0.12), fontsize=8, frameon=False)
     seeds = int(cells["seeds"].max())
     title = f"{metric}: mean ± std over {seeds} seed{'s' * (seeds > 1)}, best outlined"
     axis.set(xlabel=x, ylabel=y or "", title=title)
-    sign = "-" if maximise else "+"
-    figure.colorbar(image, ax=axis, label=f"{metric} (best {sign} max(spread, 2 x noise))")
+    figure.colorbar(image, ax=axis, label=f"{metric} (scale at least 2 std wide)")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

@@ -173,11 +173,20 @@ def next_commands(run_dir: Path) -> list[str]:
     ]
 
 
+def shown(path: Path) -> Path:
+    """``path`` relative to the working directory when it lies below it."""
+    path = Path(path)
+    try:
+        return path.absolute().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def run_summary(outcome: RunOutcome) -> str:
     """The text that ends a training run."""
-    where = str(outcome.run_dir)
+    where = str(shown(outcome.run_dir))
     if outcome.latest is not None:
-        where += f"  (also {outcome.latest})"
+        where += f"  (also {shown(outcome.latest)})"
     times = [f"{name} {duration(s)}" for name, s in outcome.phase_seconds.items()]
     if outcome.phase_seconds:
         times.append(f"total {duration(sum(outcome.phase_seconds.values()))}")
@@ -199,7 +208,8 @@ def run_summary(outcome: RunOutcome) -> str:
         lines += ["", "warnings:"]
         lines += [textwrap.fill(w, WIDTH, initial_indent="  ! ", subsequent_indent="    ")
                   for w in found]  # fmt: skip
-    lines += ["", "next:"] + [f"  {c}" for c in next_commands(outcome.run_dir)]
+    handle = shown(outcome.latest if outcome.latest is not None else outcome.run_dir)
+    lines += ["", "next:"] + [f"  {c}" for c in next_commands(handle)]
     return "\n".join(lines)
 
 
