@@ -23,6 +23,7 @@ from heco_pyg.evaluation.recommendation import evaluate_recommendation
 from heco_pyg.evaluation.tables import protocol_markdown, recommendation_markdown
 from heco_pyg.runs.restore import load_run_graph, load_trained_model
 from heco_pyg.runs.run_dir import RunDir
+from heco_pyg.runs.summary import Phases
 from heco_pyg.training.distributed import configure_threads
 from heco_pyg.training.embedding import VIEWS, embed
 
@@ -35,6 +36,8 @@ def protocol_task(cfg: DictConfig) -> dict:
     if cfg.get("data_dir"):
         run_cfg.paths.data_dir = cfg.data_dir
     configure_threads(cfg.get("threads", "auto"))
+    phases = Phases()
+    phases.start("graph build", "from the run's config")
     data = load_run_graph(run, run_cfg)
     if not has_splits(data):
         raise DataError(
@@ -44,12 +47,15 @@ def protocol_task(cfg: DictConfig) -> dict:
             f"task=recommend for held-out citations"
         )
     model, data, inputs = load_trained_model(run, run_cfg, data)
+    phases.start("embedding")
     _, semantic, _ = embed(model, inputs, run_cfg.trainer.get("batch_size"))
     settings = ProtocolSettings.from_config(
         dict(run_cfg.get("protocol") or {}) | dict(cfg.get("protocol") or {})
     )
+    phases.start("paper's protocol", f"{settings.repeats} probes per label rate")
     result = evaluate_protocol(semantic, data[data.target].y, split_indices(data), settings,
                                int(cfg.get("seed", 0)))  # fmt: skip
+    phases.stop()
     table = protocol_markdown(result, f"HeCo protocol: {getattr(data, 'name', run.path.name)}")
     run.write_evaluation("eval", result, table)
     print(table)
@@ -61,10 +67,14 @@ def recommendation_task(cfg: DictConfig, k: int = 10, batch_size: int = 256) -> 
     run = RunDir(cfg.run_dir)
     configure_threads((cfg.get("recommend") or {}).get("threads"))
     embeddings = {view: run.embeddings(view)[0] for view in VIEWS}
+    phases = Phases()
+    phases.start("graph build", "from the run's config")
     data = load_run_graph(run)
+    phases.start("citation recommendation", "every view and the baselines")
     summary = evaluate_recommendation(data, embeddings, k, batch_size, seed=int(cfg.seed))
     summary["run_dir"] = str(run.path)
     summary["data"] = str(getattr(data, "name", ""))
+    phases.stop()
     table = recommendation_markdown(summary)
     run.write_evaluation("recommend_eval", summary, table)
     print(table)
