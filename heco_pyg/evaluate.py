@@ -16,30 +16,46 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from heco_pyg.config.command import command
+from heco_pyg.data.graph import DataError
 from heco_pyg.evaluation import ProtocolSettings
-from heco_pyg.evaluation.protocol import evaluate_protocol, split_indices
+from heco_pyg.evaluation.protocol import evaluate_protocol, has_splits, split_indices
 from heco_pyg.evaluation.recommendation import evaluate_recommendation
 from heco_pyg.evaluation.tables import protocol_markdown, recommendation_markdown
 from heco_pyg.runs.restore import load_run_graph, load_trained_model
 from heco_pyg.runs.run_dir import RunDir
+from heco_pyg.runs.summary import Phases
 from heco_pyg.training.distributed import configure_threads
 from heco_pyg.training.embedding import VIEWS, embed
 
 
 def protocol_task(cfg: DictConfig) -> dict:
-    """The paper's protocol, written into the run dir (:meth:`RunDir.write_evaluation`)."""
+    """The paper's protocol, written into the run dir (:meth:`RunDir.write_evaluation`);
+    a :class:`DataError` (non-zero exit) when the run's data has no split masks."""
     run = RunDir(cfg.run_dir)
     run_cfg = run.config()
     if cfg.get("data_dir"):
         run_cfg.paths.data_dir = cfg.data_dir
-    configure_threads(cfg.get("threads"))
-    model, data, inputs = load_trained_model(run, run_cfg)
+    configure_threads(cfg.get("threads", "auto"))
+    phases = Phases()
+    phases.start("graph build", "from the run's config")
+    data = load_run_graph(run, run_cfg)
+    if not has_splits(data):
+        raise DataError(
+            f"{run.path}: the run's data ({getattr(data, 'name', '?')}) has no split masks "
+            f"(labels and train_mask_<rate>), so the paper's protocol cannot run; the seeded "
+            f"linear probe of training is in {run.metrics_path.name}, or evaluate "
+            f"task=recommend for held-out citations"
+        )
+    model, data, inputs = load_trained_model(run, run_cfg, data)
+    phases.start("embedding")
     _, semantic, _ = embed(model, inputs, run_cfg.trainer.get("batch_size"))
     settings = ProtocolSettings.from_config(
         dict(run_cfg.get("protocol") or {}) | dict(cfg.get("protocol") or {})
     )
+    phases.start("paper's protocol", f"{settings.repeats} probes per label rate")
     result = evaluate_protocol(semantic, data[data.target].y, split_indices(data), settings,
                                int(cfg.get("seed", 0)))  # fmt: skip
+    phases.stop()
     table = protocol_markdown(result, f"HeCo protocol: {getattr(data, 'name', run.path.name)}")
     run.write_evaluation("eval", result, table)
     print(table)
@@ -51,10 +67,14 @@ def recommendation_task(cfg: DictConfig, k: int = 10, batch_size: int = 256) -> 
     run = RunDir(cfg.run_dir)
     configure_threads((cfg.get("recommend") or {}).get("threads"))
     embeddings = {view: run.embeddings(view)[0] for view in VIEWS}
+    phases = Phases()
+    phases.start("graph build", "from the run's config")
     data = load_run_graph(run)
+    phases.start("citation recommendation", "every view and the baselines")
     summary = evaluate_recommendation(data, embeddings, k, batch_size, seed=int(cfg.seed))
     summary["run_dir"] = str(run.path)
     summary["data"] = str(getattr(data, "name", ""))
+    phases.stop()
     table = recommendation_markdown(summary)
     run.write_evaluation("recommend_eval", summary, table)
     print(table)

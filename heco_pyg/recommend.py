@@ -62,22 +62,35 @@ def read_queries(cfg: DictConfig) -> list[str | int]:
     return queries
 
 
-def cold_start_queries(run: RunDir, records: list[dict], seed: int) -> tuple[Tensor, list[str]]:
-    """Schema-view query vectors of unseen papers, and a label for each."""
+def cold_start_queries(
+    run: RunDir, records: list[dict], seed: int, force: bool = False
+) -> tuple[Tensor, list[str], Tensor]:
+    """Schema-view query vectors of the records, a label for each, and each record's row
+    in the graph (-1 when it is not in the graph).
+
+    A record whose id is in the graph uses its in-graph ``schema`` embedding (what the
+    model learnt for it, the same vector a ``query=`` of that id gets), unless ``force``
+    encodes it from the record as if it were new; either way it is left out of its own
+    results and reported as in the graph."""
     model, data, inputs = load_trained_model(run)
     lookup = neighbour_lookup(data)
     known = {normalise_id(i): r for r, i in enumerate(getattr(data[data.target], "node_ids", []))}
+    rows = torch.tensor([known.get(normalise_id(r.get("id", "")), -1) for r in records])
     papers = []
-    for record in records:
-        row = known.get(normalise_id(record.get("id", "")))
-        if record.get("features") is None and row is not None:  # known paper: its features
+    for record, row in zip(records, rows.tolist(), strict=True):
+        if record.get("features") is None and row >= 0:  # known paper: its features
             record = {**record, "features": data[data.target].x[row].tolist()}
         paper = paper_from_record(record, lookup,
                                   require_features=model.samples_neighbours)  # fmt: skip
-        log.info("cold start %s: %s neighbours unknown to the graph", paper.paper_id, paper.unknown)
+        where = f"in the graph (row {row})" if row >= 0 else "not in the graph"
+        log.info("record %s: %s; neighbours unknown to the graph: %s", paper.paper_id, where,
+                 paper.unknown)  # fmt: skip
         papers.append(paper)
-    vectors = ColdStartEncoder(model, inputs, seed=seed)(papers)
-    return F.normalize(vectors, dim=1), [p.paper_id or f"record {i}" for i, p in enumerate(papers)]
+    vectors = F.normalize(ColdStartEncoder(model, inputs, seed=seed)(papers), dim=1)
+    if not force and bool((rows >= 0).any()):
+        in_graph, _ = run.embeddings(ColdStartEncoder.view)
+        vectors[rows >= 0] = in_graph[rows[rows >= 0]].to(vectors.dtype)
+    return vectors, [p.paper_id or f"record {i}" for i, p in enumerate(papers)], rows
 
 
 def format_results(results: list[dict], output: str) -> str:
@@ -88,7 +101,9 @@ def format_results(results: list[dict], output: str) -> str:
     blocks = []
     for result in results:
         width = max([len("paper_id"), *(len(r["paper_id"]) for r in result["results"])])
-        where = "not in the graph" if result["row"] is None else f"row {result['row']}"
+        where = (
+            "not in the graph" if result["row"] is None else f"in the graph, row {result['row']}"
+        )
         lines = [
             f"query {result['query']} ({where}) - view {result['view']}, {result['index']} search",
             f"{'rank':>4}  {'paper_id':<{width}}  {'score':>7}  title",
@@ -121,32 +136,34 @@ def recommend(cfg: DictConfig) -> list[dict]:
         corpus, ids = run.embeddings(view)
         return corpus, Catalog.load(ids, metadata)
 
-    plan = []  # (view, query vectors, labels, rows or -1)
+    plan = []  # (view, query vectors, labels, rows or -1, encoded from the record)
     if queries or explicit_rows:
         corpus, catalog = view_corpus(cfg.view)
         found = [catalog.resolve(q) for q in queries] + [catalog.row(r) for r in explicit_rows]
         rows = torch.tensor(found, dtype=torch.long)
         labels = [str(q) for q in queries] + [f"row {r}" for r in explicit_rows]
-        plan.append((cfg.view, corpus[rows], labels, rows))
+        plan.append((cfg.view, corpus[rows], labels, rows,
+                     torch.zeros(len(rows), dtype=torch.bool)))  # fmt: skip
     if records:
-        vectors, labels = cold_start_queries(run, records, int(cfg.seed))
-        plan.append((ColdStartEncoder.view, vectors, labels, torch.full((len(labels),), -1)))
+        force = bool(cfg.get("force_cold_start", False))
+        vectors, labels, rows = cold_start_queries(run, records, int(cfg.seed), force)
+        plan.append((ColdStartEncoder.view, vectors, labels, rows, (rows < 0) | force))
 
     results = []
-    for view, vectors, labels, rows in plan:
+    for view, vectors, labels, rows, encoded in plan:
         corpus, catalog = view_corpus(view)
         index = None
         if cfg.index == "faiss":
             index = load_or_build_index(run.embedding_path(view), run.index_dir, cfg.nlist,
                                         cfg.nprobe)  # fmt: skip
         scores, found = search(corpus, vectors, cfg.k, rows, index, cfg.batch_size)
-        columns = (labels, rows.tolist(), scores.tolist(), found.tolist())
-        for label, row, score, hits in zip(*columns, strict=True):
+        columns = (labels, rows.tolist(), encoded.tolist(), scores.tolist(), found.tolist())
+        for label, row, cold, score, hits in zip(*columns, strict=True):
             results.append({
                 "query": label,
                 "row": row if row >= 0 else None,
                 "paper_id": catalog.ids[row] if row >= 0 else label,
-                "view": view if row >= 0 else f"{view} (cold start)",
+                "view": f"{view} (cold start)" if cold else view,
                 "index": cfg.index,
                 "results": [
                     {"rank": rank, "row": hit, "paper_id": catalog.ids[hit],

@@ -68,3 +68,21 @@ def test_command_line_selects_the_task_by_its_config(fake_run):
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| method | Recall@5 |" in result.stdout
+
+
+def test_protocol_on_a_run_without_splits_says_so(fake_run):
+    from heco_pyg.data.graph import DataError
+    from heco_pyg.evaluate import protocol_task
+
+    with pytest.raises(DataError, match="has no split masks .* cannot run"):
+        protocol_task(OmegaConf.create({"run_dir": str(fake_run), "seed": 0}))
+    assert not (fake_run / "eval.json").exists()
+
+
+def test_evaluate_command_exits_non_zero_without_splits(fake_run):
+    env = os.environ | {"WANDB_MODE": "disabled", "HYDRA_FULL_ERROR": "0"}
+    command = [sys.executable, "-m", "heco_pyg.evaluate", f"run_dir={fake_run}",
+               f"hydra.run.dir={fake_run / 'evaluate'}"]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "no split masks" in done.stderr + done.stdout

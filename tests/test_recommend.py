@@ -67,7 +67,7 @@ def test_recommend_table_and_json(run_dir, tmp_path):
         expected = [r for r in expected if r != result["row"]][:5]
         assert rows == expected
     table = format_results(results, "table")
-    assert "query S1 (row 1) - view fused, exact search" in table
+    assert "query S1 (in the graph, row 1) - view fused, exact search" in table
     assert json.loads(format_results(results, "json"))[0]["results"][0]["rank"] == 1
 
 
@@ -143,3 +143,57 @@ def test_bad_record_files_name_the_file(tmp_path, content, message):
     (tmp_path / "records.json").write_bytes(content)
     with pytest.raises(DataError, match=message):
         read_records(tmp_path / "records.json")
+
+
+@pytest.fixture(scope="module")
+def attention_run_dir(tmp_path_factory):
+    """A tiny finished run of the attention model: cold start samples neighbours."""
+    root = tmp_path_factory.mktemp("recommend_attention")
+    cfg = compose_config([*TINY_SYNTHETIC, "logger=none", "model=heco"])
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(root)
+    (root / ".hydra").mkdir()
+    OmegaConf.save(cfg, root / ".hydra" / "config.yaml")
+    train(cfg, root)
+    return root
+
+
+def _record_of(run_dir, row, paper_id):
+    data = load_run_graph(run_dir)
+    edges = {t: data[schema_edge_type("paper", t)].edge_index for t in data.neighbour_types}
+    return {
+        "id": paper_id,
+        "authorships": [{"author": {"id": str(int(a))}}
+                        for a in edges["author"][1, edges["author"][0] == row]],
+        "concepts": [{"id": str(int(c))} for c in edges["concept"][1, edges["concept"][0] == row]],
+    }  # fmt: skip
+
+
+def test_cold_start_of_a_paper_in_the_graph_is_labelled_and_uses_its_embedding(
+    attention_run_dir, tmp_path
+):
+    path = tmp_path / "known.json"
+    path.write_text(json.dumps(_record_of(attention_run_dir, 7, "S7")))
+    (result,) = recommend(_config(attention_run_dir, f"record={path}", "k=5"))
+    assert result["row"] == 7 and result["view"] == "schema"  # its in-graph embedding
+    assert "(in the graph, row 7)" in format_results([result], "table")
+    assert 7 not in [r["row"] for r in result["results"]]  # itself left out
+    (query,) = recommend(_config(attention_run_dir, "query=S7", "view=schema", "k=5"))
+    assert [r["row"] for r in result["results"]] == [r["row"] for r in query["results"]]
+    (forced,) = recommend(_config(attention_run_dir, f"record={path}", "k=5",
+                                  "force_cold_start=true"))  # fmt: skip
+    assert forced["row"] == 7 and forced["view"] == "schema (cold start)"
+    assert 7 not in [r["row"] for r in forced["results"]]
+
+
+def test_cold_start_is_deterministic_for_a_seed(attention_run_dir, tmp_path):
+    path = tmp_path / "new.json"
+    record = _record_of(attention_run_dir, 11, "W12345") | {
+        "features": load_run_graph(attention_run_dir)["paper"].x[11].tolist()
+    }
+    path.write_text(json.dumps(record))
+    runs = [recommend(_config(attention_run_dir, f"record={path}", "k=5", "seed=3"))[0]
+            for _ in range(5)]  # fmt: skip
+    assert runs[0]["row"] is None and runs[0]["view"] == "schema (cold start)"
+    for other in runs[1:]:
+        assert other["results"] == runs[0]["results"]

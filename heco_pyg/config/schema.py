@@ -20,7 +20,7 @@ from dataclasses import dataclass
 class Setting:
     """One key: ``kind`` is int, float, bool, str, dict or list; ``low``/``high`` bound a
     number (``low_open``: strictly above ``low``); ``choices`` lists the allowed strings;
-    ``null`` allows None."""
+    ``null`` allows None; ``words`` are strings allowed besides a number (``auto``)."""
 
     kind: type
     help: str
@@ -29,6 +29,7 @@ class Setting:
     low_open: bool = False
     choices: tuple[str, ...] = ()
     null: bool = False
+    words: tuple[str, ...] = ()
 
     def allowed(self) -> str:
         """The allowed values in words: ``int >= 1``, ``float in (0, 10]``, ``adam|adamw``."""
@@ -40,11 +41,13 @@ class Setting:
             text = f"{self.kind.__name__} {'>' if self.low_open else '>='} {self.low:g}"
         else:
             text = self.kind.__name__
+        text = " or ".join([text, *self.words])
         return f"{text} or null" if self.null else text
 
 
-def _s(kind, help, low=None, high=None, low_open=False, choices=(), null=False) -> Setting:
-    return Setting(kind, help, low, high, low_open, tuple(choices), null)
+def _s(kind, help, low=None, high=None, low_open=False, choices=(), null=False, words=()
+       ) -> Setting:  # fmt: skip
+    return Setting(kind, help, low, high, low_open, tuple(choices), null, tuple(words))
 
 
 GROUPS = {
@@ -172,7 +175,13 @@ TRAINER = {
     ),
     "gradient_clip": _s(float, "gradient norm clip (null = none)", 0, low_open=True, null=True),
     "device": _s(str, "where to train", choices=("auto", "cpu", "cuda")),
-    "threads": _s(int, "torch intra-op threads (null = torch's default)", 1, null=True),
+    "threads": _s(
+        int,
+        "torch intra-op threads: auto = the CPUs other jobs leave free (null = torch's default)",
+        1,
+        null=True,
+        words=("auto",),
+    ),  # fmt: skip
     "progress": _s(bool, "show a progress bar"),
     "distributed": _s(bool, "data-parallel under torchrun (trainer=ddp)"),
     "backend": _s(str, "torch.distributed backend", choices=("auto", "nccl", "gloo")),
@@ -213,6 +222,7 @@ LOGGER = {
     "group": _s(str, "run group (a sweep's runs share one)", null=True),
     "tags": _s(list, "run tags"),
     "log_artifacts": _s(bool, "upload the embeddings and checkpoint as a wandb artifact"),
+    "quiet": _s(bool, "no wandb console summary at the end (the run prints its own)"),
 }
 
 PROTOCOL = {

@@ -43,7 +43,7 @@ def check_value(key: str, value: Any, setting: Setting) -> None:
         if setting.null:
             return
         raise ConfigError(f"{key}=null: expected {setting.allowed()} ({setting.help})")
-    if _is_interpolation(value) or setting.kind is object:
+    if _is_interpolation(value) or setting.kind is object or value in setting.words:
         return
     kind = setting.kind
     if kind is bool:

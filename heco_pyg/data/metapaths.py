@@ -12,6 +12,7 @@ is bounded by ``block_size`` rows of the product plus what is kept.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 
 import numpy as np
@@ -140,6 +141,7 @@ class AddMetaPathCounts:
         n = data[target].num_nodes
         stats = dict(getattr(data, "metapath_stats", {}) or {})
         for name, neighbour in self.metapaths.items():
+            start = time.perf_counter()
             if neighbour not in data.neighbour_types:
                 raise DataError(f"meta-path {name}: {target} has no {neighbour!r} neighbours")
             # The products run in scipy on the CPU (in row blocks), whatever device the
@@ -169,9 +171,10 @@ class AddMetaPathCounts:
                 "mean_degree": index.size(1) / n,
             }
             log.info(
-                "%s via %s: density %.4f -> %.4f (%d edges, %.1f per %s; %d %s nodes pruned)",
+                "meta-path %s via %s: density %.3g -> %.3g (%d edges, %.1f per %s; %d %s nodes "
+                "pruned) in %.1f s",
                 name, neighbour, density_before, stats[name]["density_after"], index.size(1),
-                index.size(1) / n, target, dropped, neighbour,
+                index.size(1) / n, target, dropped, neighbour, time.perf_counter() - start,
             )  # fmt: skip
         data.metapaths = list(dict.fromkeys([*data.metapaths, *self.metapaths]))
         data.metapath_stats = stats

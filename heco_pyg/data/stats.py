@@ -64,3 +64,16 @@ def graph_statistics(data: HeteroData) -> dict[str, Any]:
     if getattr(data, "cache_info", None):
         stats["cache"] = dict(data.cache_info)
     return stats
+
+
+def metapath_summary(data: HeteroData) -> str:
+    """One line per meta-path for the log: ``PAP via author: 175018 edges (58.3 per paper),
+    density 0.0195 (0.0337 before pruning)``; densities with 3 significant digits."""
+    parts = []
+    for name, info in (getattr(data, "metapath_stats", {}) or {}).items():
+        parts.append(
+            f"{name} via {info['via']}: {info['edges']} edges ({info['mean_degree']:.1f} per "
+            f"{data.target}), density {info['density_after']:.3g} "
+            f"({info['density_before']:.3g} before pruning)"
+        )
+    return "; ".join(parts) or "no meta-path statistics"

@@ -153,7 +153,7 @@ def evaluate_recommendation(
     results = {}
     for name, scorer in scorers.items():
         results[name] = evaluate_scorer(scorer, citations, n, k, batch_size)
-        log.info("%s: %s", name, results[name])
+        log.debug("%s: %s", name, results[name])  # the table is the output
     citing = torch.unique(citations[0]).numel()
     summary = {
         "k": k,

@@ -11,7 +11,8 @@ neighbours (authors, concepts), whose representations the trained model already 
 * :class:`~heco_pyg.nn.HeCo`: per type, node-level attention of the projected paper over a
   fixed-size sample of its neighbours, ``ELU``, then ``z = sum_t beta_t h_t``. The sample
   is random (as in training and in :func:`heco_pyg.training.embedding.embed`); it is exact
-  when a paper has exactly ``sample_size`` neighbours of a type.
+  when a paper has exactly ``sample_size`` neighbours of a type; seeded by the encoder's
+  ``seed``, so the same call gives the same vectors.
 
 The per-type vectors are the model's :meth:`~heco_pyg.nn.HeCo.schema_of_new_nodes`.
 
@@ -138,7 +139,8 @@ class ColdStartEncoder:
         inputs: the training graph's :class:`GraphInputs` (neighbour features).
         type_weights: ``[T]`` type-level weights in ``model.neighbour_types`` order;
             ``None`` computes them from one eval forward over the training graph.
-        seed: the seed of that forward (it samples neighbours for ``attention``).
+        seed: seeds every neighbour sample (that forward's and each call's, for the
+            attention model): the same seed gives the same embeddings.
     """
 
     view = "schema"
@@ -152,6 +154,7 @@ class ColdStartEncoder:
     ) -> None:
         self.model = model.eval()
         self.inputs = inputs
+        self.seed = seed
         if type_weights is None:
             with torch.no_grad(), torch.random.fork_rng():
                 torch.manual_seed(seed)
@@ -186,7 +189,9 @@ class ColdStartEncoder:
             neighbours[node_type] = Adjacency.from_edges(
                 edge_index, batch, self.inputs.schema[node_type].num_cols
             )
-        per_type = model.schema_of_new_nodes(self.inputs, neighbours, x)
+        with torch.random.fork_rng():  # the neighbour samples, seeded; the caller's RNG kept
+            torch.manual_seed(self.seed)
+            per_type = model.schema_of_new_nodes(self.inputs, neighbours, x)
         vectors = torch.einsum("t,tbc->bc", self.type_weights, per_type)
         return self._without_neighbours(papers, vectors, x)
 

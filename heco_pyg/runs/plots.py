@@ -51,14 +51,14 @@ def plot_run(history: pd.DataFrame, title: str = "") -> plt.Figure:
     for column, label in LOSSES.items():
         if column in history:
             axes[0].plot(history["epoch"], history[column], label=label)
-    axes[0].set(xlabel="epoch", title="contrastive loss")
+    axes[0].set(xlabel="epoch", ylabel="loss", title="contrastive loss")
     axes[0].legend(fontsize=8)
     for axis, (prefix, columns) in zip(axes[1:], groups.items(), strict=True):
         for column in columns:
             series = history[["epoch", column]].dropna()
             axis.plot(series["epoch"], series[column], marker="." if len(series) < 30 else None,
                       label=_label(column, prefix))  # fmt: skip
-        axis.set(xlabel="epoch", title=GROUPS[prefix])
+        axis.set(xlabel="epoch", ylabel=GROUPS[prefix].split(" (")[0], title=GROUPS[prefix])
         if prefix.startswith("attention/"):
             axis.set_ylim(0, 1)
         axis.legend(fontsize=8)
@@ -70,30 +70,59 @@ def plot_run(history: pd.DataFrame, title: str = "") -> plt.Figure:
 
 
 def plot_sweep(histories: dict[str, pd.DataFrame]) -> plt.Figure:
-    """Every run's total loss and attention weights over the epochs, one line per run."""
+    """Every run's total loss and attention weights over the epochs, one colour per run
+    in every panel (attention: smoothed over the faint raw line), a legend in each."""
     columns = ["loss"] + sorted({c for h in histories.values() for c in h.columns
                                  if c.startswith("attention/")})  # fmt: skip
     axes = _panels(len(columns), columns=3)
+    colours = plt.get_cmap("tab20" if len(histories) > 10 else "tab10").colors
     for axis, column in zip(axes, columns, strict=True):
-        for label, history in histories.items():
-            if column in history:
-                axis.plot(history["epoch"], history[column], label=label)
-        axis.set(xlabel="epoch", title=column)
-        if column.startswith("attention/"):
+        attention = column.startswith("attention/")
+        for colour, (label, history) in zip(colours * 10, histories.items(), strict=False):
+            if column not in history:
+                continue
+            if attention:
+                axis.plot(history["epoch"], history[column], color=colour, alpha=0.2, lw=0.7)
+            values = smooth(history[column]) if attention else history[column]
+            axis.plot(history["epoch"], values, color=colour, label=label)
+        axis.set(xlabel="epoch", ylabel="weight (smoothed)" if attention else "loss",
+                 title=column)  # fmt: skip
+        if attention:
             axis.set_ylim(0, 1)
-    axes[0].legend(fontsize=7)
+        axis.legend(fontsize=6 if len(histories) > 6 else 8, framealpha=0.6,
+                    ncol=2 if len(histories) > 6 else 1)  # fmt: skip
     figure = axes[0].figure
     figure.tight_layout()
     return figure
 
 
-def plot_history(history: pd.DataFrame, loss_path: Path, attention_path: Path) -> None:
-    """``loss.png`` (total, L_mp, L_sc) and ``attention.png`` (every attention weight)."""
-    figure, axis = plt.subplots(figsize=(6, 4))
-    for column, label in (("loss", "loss"), ("loss_metapath", "L_mp"), ("loss_schema", "L_sc")):
-        axis.plot(history["epoch"], history[column], label=label)
-    axis.set(xlabel="epoch", ylabel="contrastive loss", title="HeCo training loss")
-    axis.legend()
+def smooth(values: pd.Series, window: int | None = None) -> pd.Series:
+    """A centred rolling mean (``window``: about a twentieth of the series, at least 3)."""
+    window = window or max(3, len(values) // 20)
+    return values.rolling(window, center=True, min_periods=1).mean()
+
+
+def plot_history(
+    history: pd.DataFrame, loss_path: Path, attention_path: Path, title: str = ""
+) -> None:
+    """``loss.png``: one panel per loss term (total, L_mp, L_sc; each on its own y axis),
+    the best epoch and the last epoch marked; ``attention.png``: every attention weight,
+    a smoothed line over the raw one. ``title`` (the run's name) heads both."""
+    epochs, losses = history["epoch"], [c for c in LOSSES if c in history]
+    best = int(history.loc[history["loss"].idxmin(), "epoch"])
+    last = int(epochs.iloc[-1])
+    figure, axes = plt.subplots(1, len(losses), figsize=(4.2 * len(losses), 3.6), squeeze=False)
+    for axis, column in zip(axes[0], losses, strict=True):
+        axis.plot(epochs, history[column], color="tab:blue", label=LOSSES[column])
+        axis.axvline(best, color="tab:green", linestyle="--", linewidth=1,
+                     label=f"best epoch {best}")  # fmt: skip
+        axis.axvline(last, color="tab:red", linestyle=":", linewidth=1,
+                     label=f"stop (epoch {last})")  # fmt: skip
+        axis.plot([best], history.loc[epochs == best, column], "o", color="tab:green")
+        axis.set(xlabel="epoch", ylabel=f"{LOSSES[column]} (contrastive loss)",
+                 title=LOSSES[column])  # fmt: skip
+        axis.legend(fontsize=8)
+    figure.suptitle(f"HeCo training loss: {title}" if title else "HeCo training loss")
     figure.tight_layout()
     figure.savefig(loss_path, dpi=120)
     plt.close(figure)
@@ -104,43 +133,90 @@ def plot_history(history: pd.DataFrame, loss_path: Path, attention_path: Path) -
                                 squeeze=False)  # fmt: skip
     titles = {"type": "type-level attention (schema view)",
               "semantic": "semantic attention (meta-path view)"}  # fmt: skip
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for axis, group in zip(axes[0], groups, strict=False):
-        for column in (c for c in columns if c.split("/")[1] == group):
-            axis.plot(history["epoch"], history[column], label=column.split("/")[-1])
+        members = [c for c in columns if c.split("/")[1] == group]
+        for colour, column in zip(colours, members, strict=False):
+            axis.plot(epochs, history[column], color=colour, alpha=0.3, linewidth=0.8)
+            axis.plot(epochs, smooth(history[column]), color=colour,
+                      label=f"{column.split('/')[-1]} (smoothed)")  # fmt: skip
         axis.set(xlabel="epoch", ylabel="weight", ylim=(0, 1), title=titles.get(group, group))
-        axis.legend()
+        axis.legend(fontsize=8)
+    if title:
+        figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(attention_path, dpi=120)
     plt.close(figure)
 
 
-def plot_heatmap(summary: pd.DataFrame, metric: str, keys: list[str], path: Path) -> bool:
-    """``metric`` (mean over repeats) over two swept keys as a heatmap, over one as a
-    single row; a scatter when the values do not form a small grid (random/Optuna
-    sweeps). Returns False when there is nothing to plot."""
-    if metric not in summary or summary[metric].isna().all() or not keys:
+def is_grid(cells: pd.DataFrame, x: str, y: str | None) -> bool:
+    """Whether the swept values form a full grid of at most 12 x 12 (a grid sweep), not
+    scattered samples (random or Optuna sweeps, drawn on their real axes)."""
+    columns, rows = cells[x].nunique(), cells[y].nunique() if y else 1
+    return columns <= 12 and rows <= 12 and len(cells) == columns * rows
+
+
+def colour_range(cells: pd.DataFrame, maximise: bool) -> tuple[float, float]:
+    """The colour scale: it ends at the best mean and spans the spread of the means or
+    twice the largest noise (``noise``: std over seeds, or over the probe's splits for one
+    seed; ``std`` when absent), whichever is wider, so that differences smaller than the
+    noise never look like a trend."""
+    best = cells["mean"].max() if maximise else cells["mean"].min()
+    noise = cells["noise"] if "noise" in cells else cells["std"]
+    noise = float(noise.max()) if noise.notna().any() else 0.0
+    width = max(float((cells["mean"] - best).abs().max()), 2 * noise, 1e-9)
+    return (best - width, best) if maximise else (best, best + width)
+
+
+def plot_heatmap(
+    cells: pd.DataFrame, metric: str, keys: list[str], path: Path, maximise: bool = True
+) -> bool:
+    """``metric`` over one or two swept keys: a heatmap whose cells show mean ± std over
+    seeds and the number of seeds (``cells`` from :func:`heco_pyg.runs.sweep.seed_cells`:
+    the keys, ``mean``, ``std``, ``seeds``), the best cell outlined, the colour scale from
+    :func:`colour_range`; a scatter on the real axes when the values do not form a full
+    grid (random or Optuna sweeps). Returns False when there is nothing to plot."""
+    if cells.empty or cells["mean"].isna().all() or not keys:
         return False
     x, y = keys[0], keys[1] if len(keys) > 1 else None
-    figure, axis = plt.subplots(figsize=(5.5, 4.5))
-    grid = summary[x].nunique() <= 12 and (y is None or summary[y].nunique() <= 12)
-    if grid:
-        table = summary.pivot_table(index=y, columns=x, values=metric, aggfunc="mean") if y \
-            else summary.groupby(x)[metric].mean().to_frame().T  # fmt: skip
-        image = axis.imshow(table.to_numpy(dtype=float), origin="lower", cmap="viridis",
+    vmin, vmax = colour_range(cells, maximise)
+    cmap = "viridis" if maximise else "viridis_r"
+    best = cells.loc[cells["mean"].idxmax() if maximise else cells["mean"].idxmin()]
+    figure, axis = plt.subplots(figsize=(6.4, 5.0))
+    if is_grid(cells, x, y):
+        columns = sorted(cells[x].unique())
+        rows = sorted(cells[y].unique()) if y else [None]
+        values = np.full((len(rows), len(columns)), np.nan)
+        for _, cell in cells.iterrows():
+            i, j = rows.index(cell[y]) if y else 0, columns.index(cell[x])
+            values[i, j] = cell["mean"]
+            std = "" if math.isnan(cell["std"]) else f"\n± {cell['std']:.3f}"
+            dark = (cell["mean"] - vmin) / (vmax - vmin) < 0.5
+            if not maximise:
+                dark = not dark
+            axis.text(j, i, f"{cell['mean']:.3f}{std}\nn={int(cell['seeds'])}", ha="center",
+                      va="center", fontsize=9, color="white" if dark else "black")  # fmt: skip
+        image = axis.imshow(values, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax,
                             aspect="auto")  # fmt: skip
-        axis.set_xticks(range(table.shape[1]), [f"{v:g}" for v in table.columns])
-        axis.set_yticks(range(table.shape[0]), [f"{v:g}" for v in table.index] if y else [""])
-        values = table.to_numpy(dtype=float)
-        middle = np.nanmean(values)
-        for (i, j), value in np.ndenumerate(values):
-            if not math.isnan(value):
-                axis.text(j, i, f"{value:.3f}", ha="center", va="center",
-                          color="black" if value > middle else "white")  # fmt: skip
+        axis.set_xticks(range(len(columns)), [f"{v:g}" for v in columns])
+        axis.set_yticks(range(len(rows)), [f"{v:g}" for v in rows] if y else [""])
+        i, j = rows.index(best[y]) if y else 0, columns.index(best[x])
+        axis.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red",
+                                     linewidth=2.5))  # fmt: skip
     else:
-        image = axis.scatter(summary[x], summary[y] if y else np.zeros(len(summary)),
-                             c=summary[metric], cmap="viridis", s=80)  # fmt: skip
-    axis.set(xlabel=x, ylabel=y or "", title=f"{metric} over {x}" + (f" x {y}" if y else ""))
-    figure.colorbar(image, ax=axis, label=metric)
+        ys = cells[y] if y else np.zeros(len(cells))
+        image = axis.scatter(cells[x], ys, c=cells["mean"], cmap=cmap, vmin=vmin, vmax=vmax,
+                             s=90, edgecolors="grey")  # fmt: skip
+        axis.scatter([best[x]], [best[y] if y else 0], s=260, facecolors="none",
+                     edgecolors="red", linewidths=2)  # fmt: skip
+        for key, set_scale in ((x, axis.set_xscale), (y, axis.set_yscale)):
+            values = cells[key] if key else None
+            if values is not None and (values > 0).all() and values.max() / values.min() > 20:
+                set_scale("log")  # e.g. learning rates: their real, logarithmic axis
+    seeds = int(cells["seeds"].max())
+    title = f"{metric}: mean ± std over {seeds} seed{'s' * (seeds > 1)}, best outlined"
+    axis.set(xlabel=x, ylabel=y or "", title=title)
+    figure.colorbar(image, ax=axis, label=f"{metric} (scale at least 2 std wide)")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

@@ -9,7 +9,9 @@ dir, next to one folder per run:
 - ``sweep_summary.md``: the same rows as a markdown table (``_std`` columns and the
   raw-feature baseline left to the CSV);
 - ``sweep_heatmap.png``: the optimised metric over the two swept keys (``loss.tau`` x
-  ``loss.lam`` by default).
+  ``loss.lam`` by default), each cell the mean ± std over the runs that differ only in
+  ``seed`` (sweep ``seed=0,1,2`` too), the best cell outlined; a scatter on the real axes
+  for random and Optuna sweeps.
 
 Everything is read back from the run folders (``metrics.json``, ``history.csv``,
 ``.hydra/overrides.yaml``), so :func:`summarise` also works on a finished sweep dir.
@@ -163,21 +165,55 @@ def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
     return "\n".join(lines)
 
 
+def maximised(metric: str) -> bool:
+    """Whether a larger ``metric`` is better (scores) or a smaller one (losses)."""
+    return "loss" not in metric
+
+
+def best_row(summary: pd.DataFrame, metric: str) -> int | None:
+    """The index of the best run by ``metric`` (None when no run has it)."""
+    if metric not in summary or summary[metric].isna().all():
+        return None
+    return int(summary[metric].idxmax() if maximised(metric) else summary[metric].idxmin())
+
+
+def seed_cells(summary: pd.DataFrame, keys: list[str], metric: str) -> pd.DataFrame:
+    """One row per setting of ``keys``: runs that differ only in ``seed`` are grouped, with
+    the ``mean``, ``std`` (over seeds; NaN for one seed) and number of ``seeds`` of
+    ``metric``; ``noise`` is that std or, for one seed, the probe's std over its splits
+    (``<metric>_std``) when known."""
+    frame = summary.dropna(subset=[metric])
+    grouped = frame.groupby(keys, dropna=False)[metric]
+    cells = grouped.agg(mean="mean", std="std", seeds="count").reset_index()
+    cells["noise"] = cells["std"]
+    if f"{metric}_std" in frame:
+        split_std = frame.groupby(keys, dropna=False)[f"{metric}_std"].mean().to_numpy()
+        cells["noise"] = cells["noise"].fillna(pd.Series(split_std, index=cells.index))
+    return cells
+
+
 def markdown_summary(summary: pd.DataFrame, metric: str | None = None) -> str:
-    """``sweep_summary.md``: the rows with the swept keys as columns; overrides shared by
-    every run, ``_std`` columns and the raw-feature baseline (constant across runs) go
-    below the table or stay in the CSV."""
+    """``sweep_summary.md``: one narrow row per run (the swept keys, status, the optimised
+    metric with its std over the probe's splits, best loss, epochs), the best run marked;
+    overrides shared by every run and the raw-feature baseline below; everything else in
+    ``sweep_summary.csv``."""
     swept = swept_keys(summary)
     common = [k for k in override_keys(summary) if k not in swept]
-    keep = [c for c in summary.columns if c not in common and c != "overrides"
-            and not c.endswith("_std") and not c.startswith("features/")]  # fmt: skip
-    if metric in keep:  # the optimised metric right after the run description
-        keep.remove(metric)
-        keep.insert(keep.index("status") + 1, metric)
+    frame = summary[["run", *swept, "status"]].copy()
+    best = best_row(summary, metric) if metric else None
+    if best is not None:
+        frame[metric] = summary[metric]
+        if f"{metric}_std" in summary:
+            frame["std"] = summary[f"{metric}_std"]
+    for column in ("best_loss", "epochs"):
+        if column in summary:
+            frame[column] = summary[column]
+    frame.insert(0, "best", ["**best**" if i == best else "" for i in summary.index])
     text = [f"# Sweep summary ({len(summary)} runs)", ""]
     if metric:
-        text += [f"Optimised metric: `{metric}`.", ""]
-    text += [markdown_table(summary[keep]), ""]
+        text += [f"Optimised metric: `{metric}` ({'higher' if maximised(metric) else 'lower'} "
+                 "is better; `std`: over the probe's seeded splits).", ""]  # fmt: skip
+    text += [markdown_table(frame), ""]
     if common:
         first = summary["overrides"].iloc[0].split()
         shared = " ".join(o for o in first if o.partition("=")[0].lstrip("+~") in common)
@@ -187,7 +223,7 @@ def markdown_summary(summary: pd.DataFrame, metric: str | None = None) -> str:
     if baseline:
         cells = ", ".join(f"{k.split('/', 1)[1]} {v:.4g}" for k, v in baseline.items())
         text += [f"Raw-feature baseline: {cells}.", ""]
-    text += ["All columns, `_std` included: `sweep_summary.csv`.", ""]
+    text += ["All columns (every metric, `_std` included): `sweep_summary.csv`.", ""]
     return "\n".join(text)
 
 
@@ -206,16 +242,17 @@ def write_summary(
     summary = summarise(sweep_dir)
     summary.to_csv(sweep_dir / "sweep_summary.csv", index=False)
     (sweep_dir / "sweep_summary.md").write_text(markdown_summary(summary, metric))
-    swept = swept_keys(summary)
+    swept = [k for k in swept_keys(summary) if k != "seed"]  # seeds are grouped, not an axis
     wanted = [k for k in (axes or ["loss.tau", "loss.lam"]) if k in swept]
-    keys = wanted + [k for k in swept if k not in wanted]
+    keys = (wanted + [k for k in swept if k not in wanted])[:2]
     if metric not in summary or summary[metric].isna().all():
         if metric:
             log.warning("optimized_metric %r is in no run's metrics; heatmap of best_loss", metric)
         metric = "best_loss"
     from heco_pyg.runs.plots import plot_heatmap  # matplotlib only when a sweep ends
 
-    if not plot_heatmap(summary, metric, keys[:2], sweep_dir / "sweep_heatmap.png"):
+    cells = seed_cells(summary, keys, metric) if keys else pd.DataFrame()
+    if not plot_heatmap(cells, metric, keys, sweep_dir / "sweep_heatmap.png", maximised(metric)):
         log.warning("no swept keys in %s: no sweep_heatmap.png", sweep_dir)
     log.info("sweep summary: %s", sweep_dir / "sweep_summary.md")
     return summary

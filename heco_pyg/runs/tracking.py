@@ -20,6 +20,8 @@ class Tracker:
         project, name, group, tags: wandb run metadata (``group`` = sweep name).
         log_artifacts: upload the embeddings and checkpoint as a wandb Artifact.
         dir: where wandb writes its files (the Hydra run dir).
+        quiet: leave out wandb's console summary (its sparkline table at the end of a run;
+            the run's own summary says what happened).
     """
 
     def __init__(
@@ -31,6 +33,7 @@ class Tracker:
         tags: Sequence[str] = (),
         log_artifacts: bool = False,
         dir: str | Path | None = None,
+        quiet: bool = True,
     ) -> None:
         if mode not in ("offline", "online", "disabled"):
             raise ValueError(f"logger.mode must be offline, online or disabled, got {mode!r}")
@@ -39,6 +42,7 @@ class Tracker:
         self.run = wandb.init(
             mode=mode, project=project, name=name, group=group, tags=list(tags),
             dir=str(dir) if dir else None, reinit="finish_previous",
+            settings=wandb.Settings(quiet=quiet),
         )  # fmt: skip
 
     @property
@@ -58,6 +62,12 @@ class Tracker:
     def summary(self, values: Mapping[str, Any]) -> None:
         for key, value in values.items():
             self.run.summary[key] = value
+
+    def images(self, paths: Mapping[str, Path]) -> None:
+        """Logs image files (``{"plots/loss": loss.png, ...}``) as ``wandb.Image``s."""
+        if self.mode == "disabled":
+            return
+        self.run.log({key: wandb.Image(str(path)) for key, path in paths.items()})
 
     def artifact(self, name: str, paths: Sequence[Path]) -> None:
         if not self.log_artifacts or self.mode == "disabled":

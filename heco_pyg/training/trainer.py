@@ -14,7 +14,6 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
 from heco_pyg.nn.heco import GraphInputs, HeCo, HeCoOutput
 from heco_pyg.training.batches import PositiveIndex, positive_batches, random_batches
@@ -25,6 +24,7 @@ from heco_pyg.training.distributed import (
     resolve_device,
 )
 from heco_pyg.training.loss import HeCoLoss, LossParts
+from heco_pyg.training.progress import epoch_bar, log_stop, step_bar
 from heco_pyg.training.stopping import EarlyStopping, WeightAverage
 
 
@@ -101,7 +101,9 @@ class Trainer:
             pairs; an epoch then has about ``1 + k`` times more steps. 0: random batches.
         gradient_clip: max gradient norm of the dense parameters (``None``: no clipping).
         device: ``auto``, ``cpu`` or ``cuda``.
-        threads: torch intra-op threads (``None`` keeps torch's default).
+        threads: torch intra-op threads: ``auto`` (the CPUs other jobs leave free,
+            :func:`heco_pyg.training.distributed.auto_threads`), an int, or ``None``
+            (torch's default).
         checkpoint_path: where the best state is saved (``None``: kept in memory only).
         progress: show a progress bar.
         seed: seeds the batch order (the same on every rank).
@@ -128,7 +130,7 @@ class Trainer:
         batch_positives: int = 0,
         gradient_clip: float | None = 5.0,
         device: str = "auto",
-        threads: int | None = None,
+        threads: int | str | None = None,
         checkpoint_path: str | Path | None = None,
         progress: bool = True,
         seed: int = 0,
@@ -254,8 +256,7 @@ class Trainer:
         best_state = copy.deepcopy(model.state_dict())
         stopping = EarlyStopping(**self.stopping)
         average = WeightAverage(self.ema_decay) if self.ema_decay is not None else None
-        bar = tqdm(range(1, self.max_epochs + 1), desc="train", unit="epoch", dynamic_ncols=True,
-                   disable=not (self.progress and is_main_process()))  # fmt: skip
+        bar = epoch_bar(self.max_epochs, self.patience, self.progress)
         for epoch in bar:
             model.train()
             start = time.perf_counter()
@@ -264,7 +265,7 @@ class Trainer:
                 inputs.num_nodes, epoch, host_positives if self.batch_positives else None
             )
             pending_state = None
-            for host_index in batches:
+            for host_index in step_bar(batches, epoch, self.progress):
                 index, pairs = self._step_inputs(host_index, host_positives, positives)
                 for optimizer in optimizers:
                     optimizer.zero_grad(set_to_none=True)
@@ -314,5 +315,6 @@ class Trainer:
             if stopping.should_stop:
                 break
         bar.close()
+        log_stop(len(self.history), self.max_epochs, self.best_epoch, self.best_loss)
         model.load_state_dict(best_state)
         return model

@@ -1,6 +1,6 @@
 """HeCo on a paper benchmark: seconds per full-batch epoch at 1 and 2 threads, peak memory.
 
-    python scripts/bench.py heco --dataset acm --data-dir /work/shared/data --threads 1 2
+    python scripts/bench.py heco --dataset acm --data-dir ../shared/data --threads 1 2
 
 Builds ``experiment=heco_<dataset>`` exactly as training does, then times full-batch
 training steps (forward, loss, backward, Adam step) after warm-up, once per thread count,
@@ -27,19 +27,21 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "heco_pyg" / "conf"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", default="acm")
-    parser.add_argument("--data-dir", default="/work/shared/data")
+    parser.add_argument("--dataset", default="acm", help="acm, dblp, aminer or freebase")
+    parser.add_argument("--data-dir", default=None,
+                        help="the folder holding the official HeCo datasets (default: ./data, "
+                             "as the commands' paths.data_dir)")  # fmt: skip
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--epochs", type=int, default=10, help="timed epochs per thread count")
-    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=2, help="untimed epochs first")
     parser.add_argument("--official-seconds", type=float, nargs="*", default=[2.15, 1.46],
                         help="official s/epoch per thread count (ACM, this machine)")  # fmt: skip
-    parser.add_argument("--override", nargs="*", default=[])
+    parser.add_argument("--override", nargs="*", default=[], help="Hydra overrides")
 
 
 def run(args: argparse.Namespace) -> None:
-    overrides = [f"experiment=heco_{args.dataset}", f"paths.data_dir={args.data_dir}",
-                 *args.override]  # fmt: skip
+    data_dir = args.data_dir or Path.cwd() / "data"  # as paths.data_dir of a command
+    overrides = [f"experiment=heco_{args.dataset}", f"paths.data_dir={data_dir}", *args.override]
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(config_name="train", overrides=overrides)
     torch.manual_seed(cfg.seed)

@@ -30,3 +30,22 @@ def test_no_artifact_unless_asked(tmp_path, monkeypatch):
     run_path = tracker.run_path
     tracker.finish()
     assert not [kind for kind, _ in record_types(run_path) if kind == "artifact"]
+
+
+def test_plots_logged_as_images(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    figure, axis = plt.subplots()
+    axis.plot([0, 1], [1, 0])
+    figure.savefig(tmp_path / "loss.png")
+    plt.close(figure)
+    tracker = Tracker(mode="offline", dir=tmp_path)
+    tracker.images({"plots/loss": tmp_path / "loss.png"})
+    run_path = tracker.run_path
+    tracker.finish()
+    assert list((run_path / "files" / "media" / "images").glob("plots/loss_*.png"))
+    Tracker(mode="disabled").images({"plots/loss": tmp_path / "loss.png"})  # a no-op

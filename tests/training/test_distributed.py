@@ -110,3 +110,40 @@ def test_nccl_with_sparse_embeddings_fails_before_training():
     with pytest.raises(ValueError, match="model.sparse_embeddings=false"):
         ddp.fit(model, HeCoLoss(0.5, 0.5), inputs, positives)
     assert not torch.distributed.is_initialized()
+
+
+def test_auto_threads_leaves_the_busy_cores_alone():
+    from heco_pyg.training.distributed import auto_threads
+
+    assert auto_threads(cpus=2, load=0.0) == 2  # idle: every core
+    assert auto_threads(cpus=2, load=2.0) == 1  # two busy jobs on two cores: one thread
+    assert auto_threads(cpus=2, load=7.5) == 1  # never below one
+    assert auto_threads(cpus=8, load=2.4) == 6
+    assert auto_threads(cpus=8, load=0.3) == 8
+
+
+def test_configure_threads_auto_decides_once_per_process():
+    from heco_pyg.training.distributed import available_cpus, configure_threads
+
+    before = torch.get_num_threads()
+    try:
+        chosen = configure_threads("auto")
+        assert 1 <= chosen <= available_cpus()
+        assert configure_threads(before) == before
+        assert configure_threads("auto") == chosen  # not re-decided under this run's own load
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_only_rank_zero_logs_info(monkeypatch):
+    import logging
+
+    from heco_pyg.training.distributed import quiet_other_ranks
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "level", logging.INFO)
+    quiet_other_ranks()  # rank 0 (no RANK set): unchanged
+    assert root.level == logging.INFO
+    monkeypatch.setenv("RANK", "1")
+    quiet_other_ranks()
+    assert root.level == logging.WARNING

@@ -1,0 +1,68 @@
+"""Progress of the training loop: an epoch bar whose ETA does not pretend to know when
+early stopping ends the run, a step bar inside mini-batch epochs, and one log line when
+the loop stops. Bars are drawn on a terminal only (elsewhere, e.g. ``make train | tee``,
+the log lines say what happened) and by rank 0 only under ``torchrun``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+from tqdm.auto import tqdm
+
+from heco_pyg.training.distributed import is_main_process
+
+log = logging.getLogger(__name__)
+
+#: No remaining-time estimate: with early stopping the last epoch is unknown.
+NO_ETA = "{desc}: {n_fmt} epochs [{elapsed}, {rate_fmt}{postfix}]"
+
+
+def bars_enabled(progress: bool) -> bool:
+    """Bars are drawn when asked for, on rank 0, on a terminal (tqdm writes to stderr)."""
+    return progress and is_main_process() and sys.stderr.isatty()
+
+
+def epoch_bar_format(max_epochs: int, patience: int) -> str | None:
+    """:data:`NO_ETA` when early stopping may end the run before ``max_epochs``, else
+    tqdm's default (a full bar with its ETA)."""
+    return NO_ETA if patience < max_epochs else None
+
+
+def epoch_bar(max_epochs: int, patience: int, progress: bool = True) -> tqdm:
+    """A bar over epochs ``1..max_epochs``; with ``patience < max_epochs`` (early stopping
+    may end the run at any epoch) it shows elapsed time and rate but no ETA."""
+    if is_main_process():
+        stopping = (
+            f", early stop after {patience} without improvement" if patience < max_epochs else ""
+        )
+        log.info("training: up to %d epochs%s", max_epochs, stopping)
+    return tqdm(range(1, max_epochs + 1), desc="train", unit="epoch", dynamic_ncols=True,
+                bar_format=epoch_bar_format(max_epochs, patience),
+                disable=not bars_enabled(progress))  # fmt: skip
+
+
+def step_bar(batches: Sequence, epoch: int, progress: bool = True) -> Sequence | tqdm:
+    """The steps of one mini-batch epoch as a transient bar (full batch: no bar)."""
+    if len(batches) <= 1 or not bars_enabled(progress):
+        return batches
+    return tqdm(batches, desc=f"epoch {epoch}", unit="step", leave=False, dynamic_ncols=True)
+
+
+def stop_reason(epochs: int, max_epochs: int, best_epoch: int) -> str:
+    """Why the loop stopped: ``early stop at epoch e (best epoch b)`` or ``max epochs``."""
+    if epochs < max_epochs:
+        stale = epochs - best_epoch
+        return (
+            f"early stop at epoch {epochs} (best epoch {best_epoch}, {stale} without improvement)"
+        )
+    return f"max epochs ({max_epochs}) reached (best epoch {best_epoch})"
+
+
+def log_stop(epochs: int, max_epochs: int, best_epoch: int, best_loss: float) -> None:
+    """The one line that says how training ended."""
+    if is_main_process():
+        log.info(
+            "training: %s, best loss %.4f", stop_reason(epochs, max_epochs, best_epoch), best_loss
+        )
