@@ -101,6 +101,6 @@ def test_every_command_line_override_exists(name, text):
 
 
 def test_the_check_can_fail():
-    assert not known("trainer.epochs", config_keys())
+    assert not known("trainer.epoch_count", config_keys())
     assert known("trainer.max_epochs", config_keys())
     assert PATH.findall("see heco_pyg/nope.py") == ["heco_pyg/nope.py"]
