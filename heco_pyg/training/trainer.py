@@ -93,6 +93,7 @@ class Trainer:
             an exponential moving average of the weights with this decay (per epoch) is
             kept, and the checkpoint, the returned model and so the embeddings are the
             averaged weights at the best (smoothed) loss. See :class:`WeightAverage`.
+            ``best_loss`` and ``best_epoch`` are those of the smoothed loss.
         batch_size: ``None`` for full batch, else target nodes per step (in-batch
             positives and negatives).
         batch_positives: mini-batches only: ``k > 0`` builds each batch from
