@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -208,27 +208,109 @@ def few_label_splits(
     return splits
 
 
+def masked_f1_scores(
+    predicted: Tensor, labels: Tensor, mask: Tensor, num_classes: int
+) -> tuple[Tensor, Tensor]:
+    """:func:`f1_scores` of every row of ``predicted`` ``[R, N]`` over its own nodes
+    ``mask[r]`` (``[R, N]`` booleans): one batched confusion matrix per row."""
+    repeats = predicted.size(0)
+    cell = (torch.arange(repeats)[:, None] * num_classes + labels.clamp(min=0)) * num_classes
+    cell = cell + predicted
+    confusion = torch.bincount(cell.reshape(-1), weights=mask.reshape(-1).float(),
+                               minlength=repeats * num_classes**2)  # fmt: skip
+    confusion = confusion.view(repeats, num_classes, num_classes)
+    true_positive = confusion.diagonal(dim1=1, dim2=2)
+    denominator = confusion.sum(dim=1) + confusion.sum(dim=2)
+    present = denominator > 0
+    per_class = torch.where(present, 2 * true_positive / denominator.clamp(min=1), 0.0)
+    macro = per_class.sum(dim=1) / present.sum(dim=1)
+    micro = true_positive.sum(dim=1) / mask.sum(dim=1)
+    return macro, micro
+
+
+def split_probes(
+    embeddings: Tensor,
+    labels: Tensor,
+    splits: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    settings: ProtocolSettings,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """One probe per split, all trained at once: split ``r`` standardises the features
+    with its training nodes' mean and std and draws its initial weights from
+    ``seed + r``, exactly as :func:`linear_probe` would on that split alone (each
+    repetition's loss is its own mean over its training nodes; Adam is element-wise).
+
+    Returns ``{"macro_f1": [R], "micro_f1": [R], "auc": [R]}``, one value per split.
+    """
+    embeddings, num_nodes = embeddings.float(), embeddings.size(0)
+    num_classes = int(labels.max()) + 1
+    masks = torch.zeros(3, len(splits), num_nodes, dtype=torch.bool)  # train, val, test
+    features = []
+    for r, split in enumerate(splits):
+        for kind, index in enumerate(split):
+            masks[kind, r, torch.from_numpy(index)] = True
+        train = embeddings[masks[0, r]]
+        features.append((embeddings - train.mean(dim=0)) / train.std(dim=0).clamp(min=1e-6))
+    x = torch.stack(features)  # [R, N, C]
+    _, val_mask, test_mask = masks
+    channels = x.size(-1)
+    bound = math.sqrt(6.0 / (channels + num_classes))  # xavier_uniform_ of Linear(C, K)
+    weight = torch.cat([
+        (torch.rand(1, channels, num_classes, generator=torch.Generator().manual_seed(seed + r))
+         * 2 - 1) * bound
+        for r in range(len(splits))
+    ]).requires_grad_(True)  # fmt: skip
+    bias = torch.zeros(len(splits), 1, num_classes, requires_grad=True)
+    optimizer = torch.optim.Adam([weight, bias], lr=settings.lr, weight_decay=settings.weight_decay)
+    # Every split has the same number of training nodes (per class): gather them, so the
+    # loss and its backward read only those rows.
+    train_index = torch.stack([torch.from_numpy(split[0]) for split in splits])  # [R, T]
+    x_train = torch.gather(x, 1, train_index[..., None].expand(-1, -1, channels))
+    y_train = labels[train_index]
+    best_val_macro = torch.full((len(splits),), -1.0)
+    best_val_micro = torch.full((len(splits),), -1.0)
+    test_macro, test_micro = torch.zeros(len(splits)), torch.zeros(len(splits))
+    best_logits = torch.zeros(len(splits), num_nodes, num_classes)
+    for _ in range(settings.steps):
+        optimizer.zero_grad(set_to_none=True)
+        logits = torch.bmm(x_train, weight) + bias  # [R, T, K]
+        loss = F.cross_entropy(logits.transpose(1, 2), y_train, reduction="none")
+        loss.mean(dim=1).sum().backward()
+        optimizer.step()
+        with torch.no_grad():
+            logits = torch.bmm(x, weight) + bias
+            predicted = logits.argmax(dim=-1)
+            val_macro, val_micro = masked_f1_scores(predicted, labels, val_mask, num_classes)
+            macro, micro = masked_f1_scores(predicted, labels, test_mask, num_classes)
+            better_macro = val_macro > best_val_macro  # strict: the first best step wins
+            better_micro = val_micro > best_val_micro
+            best_val_macro = torch.where(better_macro, val_macro, best_val_macro)
+            best_val_micro = torch.where(better_micro, val_micro, best_val_micro)
+            test_macro = torch.where(better_macro, macro, test_macro)
+            test_micro = torch.where(better_micro, micro, test_micro)
+            best_logits[better_micro] = logits[better_micro]
+    probability = torch.softmax(best_logits, dim=-1).numpy()
+    y = labels.numpy()
+    auc = np.array([_auc(y[test_mask[r].numpy()], probability[r][test_mask[r].numpy()])
+                    for r in range(len(splits))])  # fmt: skip
+    return {"macro_f1": test_macro.numpy(), "micro_f1": test_micro.numpy(), "auc": auc}
+
+
 def probe_f1(
     z: np.ndarray, labels: np.ndarray, settings: ProtocolSettings | None = None, seed: int = 0
 ) -> dict[str, float]:
     """Micro/Macro-F1 and AUC of the linear probe, mean and std over ``settings.repeats``
-    seeded few-label splits (:func:`few_label_splits`), one probe each. Features are
-    standardised with the training nodes' mean and std first."""
+    seeded few-label splits (:func:`few_label_splits`), one probe each (trained together,
+    :func:`split_probes`). Features are standardised with each split's training nodes'
+    mean and std."""
     settings = settings or ProtocolSettings()
-    z = torch.as_tensor(np.asarray(z), dtype=torch.float32)
-    y = torch.as_tensor(np.asarray(labels)).long()
-    single = replace(settings, repeats=1)
-    scores: dict[str, list[float]] = {"micro_f1": [], "macro_f1": [], "auc": []}
     splits = few_label_splits(np.asarray(labels), settings.per_class, settings.repeats, seed)
     if not splits:
         log.warning("probe skipped: fewer than two classes have three labelled papers")
         return {}
-    for repeat, (train, val, test) in enumerate(splits):
-        train, val, test = (torch.from_numpy(i) for i in (train, val, test))
-        mean, std = z[train].mean(dim=0), z[train].std(dim=0).clamp(min=1e-6)
-        result = linear_probe((z - mean) / std, y, train, val, test, single, seed + repeat)
-        for metric, values in result.items():
-            scores[metric].append(float(values[0]))
+    z = torch.as_tensor(np.asarray(z), dtype=torch.float32)
+    y = torch.as_tensor(np.asarray(labels)).long()
+    scores = split_probes(z, y, splits, settings, seed)
     summary = {}
     for metric, values in scores.items():
         summary[metric] = float(np.mean(values))

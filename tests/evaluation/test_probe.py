@@ -16,6 +16,7 @@ from heco_pyg.evaluation.probe import (
     few_label_splits,
     linear_probe,
     probe_f1,
+    split_probes,
 )
 
 
@@ -123,3 +124,23 @@ def test_a_probe_with_fewer_than_two_usable_classes_is_skipped(caplog):
     labels = np.array([0, 0, 0, 0, 1, 1, -1])
     assert probe_f1(np.ones((7, 3)), labels) == {}
     assert "probe skipped" in caplog.text
+
+
+def test_split_probes_equal_one_linear_probe_per_split():
+    generator = np.random.default_rng(2)
+    labels = np.repeat(np.arange(3), 60)
+    labels[::17] = -1  # unlabelled nodes take no part
+    signal = np.eye(3)[labels.clip(0)] @ generator.normal(size=(3, 6))
+    z = (signal + generator.normal(size=(180, 6))).astype(np.float32)
+    settings = ProtocolSettings(per_class=5, repeats=3, steps=30, lr=0.05)
+    splits = few_label_splits(labels, 5, 3, seed=4)
+    z_t, y = torch.from_numpy(z), torch.from_numpy(labels).long()
+    batched = split_probes(z_t, y, splits, settings, seed=4)
+    single = ProtocolSettings(per_class=5, repeats=1, steps=30, lr=0.05)
+    for r, (train, val, test) in enumerate(splits):
+        train_t = torch.from_numpy(train)
+        mean, std = z_t[train_t].mean(0), z_t[train_t].std(0)
+        alone = linear_probe((z_t - mean) / std, y, train_t, torch.from_numpy(val),
+                             torch.from_numpy(test), single, seed=4 + r)  # fmt: skip
+        for metric in ("macro_f1", "micro_f1", "auc"):
+            assert batched[metric][r] == pytest.approx(float(alone[metric][0]), abs=1e-5), metric
