@@ -6,7 +6,8 @@
 
 ``run`` trains ``experiment=heco_<dataset>`` once per seed (each run evaluates itself with
 the paper's protocol, :mod:`heco_pyg.evaluation.protocol`) into
-``<output-dir>/<dataset>/seed_<seed>``, measuring wall time and peak memory of every run;
+``<output-dir>/<dataset>/seed_<seed>``, measuring wall time and peak memory of every run
+(a finished run dir is kept; an interrupted or killed one is resumed);
 ``summarise`` reads those run dirs and writes ``summary.json`` and ``summary.md``: per
 metric and label rate, the mean over seeds of the 50-repetition means, the std across
 seeds, and the paper's number beside it. Pass ``--lock FILE`` to serialise runs with
@@ -26,6 +27,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+from heco_pyg.runs.atomic import write_atomic
+from heco_pyg.runs.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 RATES = ("20", "40", "60")
@@ -54,10 +58,11 @@ def optional_lock(path: str | None):
 
 
 def train_one(dataset: str, seed: int, run_dir: Path, overrides: list[str], lock: str | None):
-    """One training run in a child process; returns its wall time and peak memory."""
+    """One training run in a child process; returns its wall time and peak memory.
+    ``trainer.resume=true``: an interrupted or killed run continues, a new one starts."""
     command = [sys.executable, "-m", "heco_pyg.train", f"experiment=heco_{dataset}",
                f"seed={seed}", f"hydra.run.dir={run_dir}", "trainer.progress=false",
-               *overrides]  # fmt: skip
+               "trainer.resume=true", *overrides]  # fmt: skip
     run_dir.mkdir(parents=True, exist_ok=True)
     with optional_lock(lock), open(run_dir / "stdout.log", "w") as log:
         start = time.perf_counter()
@@ -67,13 +72,13 @@ def train_one(dataset: str, seed: int, run_dir: Path, overrides: list[str], lock
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"training failed: {' '.join(command)} (see {run_dir / 'stdout.log'})")
     resources = {"wall_seconds": seconds, "peak_memory_mib": usage.ru_maxrss / 1024}
-    (run_dir / "resources.json").write_text(json.dumps(resources, indent=2))
+    write_atomic(run_dir / "resources.json", json.dumps(resources, indent=2))
     return resources
 
 
 def read_run(run_dir: Path) -> dict:
-    evaluation = json.loads((run_dir / "eval.json").read_text())
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    run = RunDir(run_dir)  # refuses an unfinished run or one whose files changed
+    evaluation, metrics = run.evaluation("eval"), run.metrics()
     resources_path = run_dir / "resources.json"
     resources = json.loads(resources_path.read_text()) if resources_path.is_file() else {}
     return {"eval": evaluation, "metrics": metrics, "resources": resources}
@@ -178,6 +183,9 @@ def main(argv: list[str] | None = None) -> None:
         for dataset in args.datasets:
             for seed in args.seeds:
                 run_dir = (args.output_dir / dataset / f"seed_{seed}").resolve()
+                if RunDir(run_dir).status() == "complete":
+                    print(f"{dataset} seed {seed}: already trained -> {run_dir}")
+                    continue
                 resources = train_one(dataset, seed, run_dir, args.overrides, args.lock)
                 print(f"{dataset} seed {seed}: {resources['wall_seconds']:.0f} s, "
                       f"{resources['peak_memory_mib']:.0f} MiB -> {run_dir}")  # fmt: skip
