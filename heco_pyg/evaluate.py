@@ -8,6 +8,9 @@ Tasks (``heco_pyg/conf/task/``, each a ``_target_`` below):
   settings), ``+data_dir=DIR`` (the run's data has moved), ``+threads=N``.
 * ``recommend``: held-out citation recommendation
   (:mod:`heco_pyg.evaluation.recommendation`) of every view and the baselines.
+
+A run is read only when its manifest says it is complete (or interrupted, with the best
+state's outputs) and its files match it (:class:`heco_pyg.runs.run_dir.RunDir`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from heco_pyg.evaluation import ProtocolSettings
 from heco_pyg.evaluation.protocol import evaluate_protocol, has_splits, split_indices
 from heco_pyg.evaluation.recommendation import evaluate_recommendation
 from heco_pyg.evaluation.tables import protocol_markdown, recommendation_markdown
+from heco_pyg.runs.errors import command_errors
 from heco_pyg.runs.restore import load_run_graph, load_trained_model
 from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.runs.summary import Phases
@@ -83,7 +87,8 @@ def recommendation_task(cfg: DictConfig, k: int = 10, batch_size: int = 256) -> 
 
 @command("evaluate")
 def main(cfg: DictConfig) -> None:
-    instantiate(cfg.task)(cfg)
+    with command_errors():  # an unfinished or changed run: one line, exit 1
+        instantiate(cfg.task)(cfg)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from heco_pyg.retrieval.coldstart import (
     read_records,
 )
 from heco_pyg.retrieval.search import exact_topk, load_or_build_index
+from heco_pyg.runs.errors import command_errors
 from heco_pyg.runs.restore import load_trained_model
 from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.training.distributed import configure_threads
@@ -177,7 +178,8 @@ def recommend(cfg: DictConfig) -> list[dict]:
 
 @command("recommend")
 def main(cfg: DictConfig) -> None:
-    print(format_results(recommend(cfg), cfg.format))
+    with command_errors():  # a bad query or an unfinished run: one line, exit 1
+        print(format_results(recommend(cfg), cfg.format))
 
 
 if __name__ == "__main__":

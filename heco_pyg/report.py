@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from heco_pyg.runs.document import write_report
+from heco_pyg.runs.errors import command_errors
 
 
 def main(argv: Sequence[str] | None = None) -> Path:
@@ -27,7 +28,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
                         help="report path (default: DIR/report.<format>)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
-        path = write_report(args.directory, args.format, args.output)
+        with command_errors():  # an unfinished or changed run: one line, exit 1
+            path = write_report(args.directory, args.format, args.output)
     except FileNotFoundError as error:
         parser.error(str(error))
     print(path)

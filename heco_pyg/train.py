@@ -1,8 +1,14 @@
 """Train HeCo and write embeddings: ``python -m heco_pyg.train model=heco data=synthetic``.
 
-The recipe: seed, build the graph (all input checks happen here, before anything is
-written), build model and loss, fit, embed, write the run's outputs, evaluate, return the
-metric that Hydra sweepers optimise.
+The recipe: check the run folder, seed, build the graph (all input checks happen here,
+before anything is written), build model and loss, claim the folder, fit, embed, write the
+run's outputs, evaluate, seal the run, return the metric that Hydra sweepers optimise.
+
+A folder that holds a run is refused unless ``trainer.resume=true`` (continue it from its
+saved training state) or ``overwrite=true`` (move its outputs aside first). SIGINT and
+SIGTERM stop after the current step: the state, the history and the best state's
+embeddings are written, the run is sealed ``interrupted``, and the command prints how to
+resume and exits with 130 or 143.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -24,6 +31,7 @@ from heco_pyg.data.stats import metapath_summary
 from heco_pyg.evaluation import ProtocolSettings, evaluate_embeddings
 from heco_pyg.evaluation.protocol import evaluate_protocol, flat_metrics, has_splits, split_indices
 from heco_pyg.evaluation.tables import protocol_markdown
+from heco_pyg.runs.errors import RunError, command_errors
 from heco_pyg.runs.naming import link_latest
 from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.runs.summary import Phases, RunOutcome, report_run
@@ -34,9 +42,12 @@ from heco_pyg.training.distributed import (
     preparation_device,
     quiet_other_ranks,
     resolve_device,
+    world_size,
 )
 from heco_pyg.training.embedding import embed, view_embeddings
 from heco_pyg.training.epoch_logger import EpochLogger
+from heco_pyg.training.interrupt import Interrupted, SignalStop, signal_name
+from heco_pyg.training.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -51,54 +62,105 @@ def flatten(results: dict[str, dict[str, float]]) -> dict[str, float]:
     return {f"{view}/{k}": v for view, metrics in results.items() for k, v in metrics.items()}
 
 
-def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
-    """Runs one training job into ``run_dir``; returns the flat metrics."""
+def task_overrides() -> list[str]:
+    """The job's command-line overrides (``[]`` outside Hydra)."""
+    if not HydraConfig.initialized():
+        return []
+    return list(HydraConfig.get().overrides.task)
+
+
+def stop_message(run: RunDir, signum: int, trainer: Trainer) -> str:
+    """The one line an interrupted run prints: where it stopped, what it kept, and the
+    command that resumes it."""
+    state = trainer.state
+    if not state.best_epoch:
+        where = "before the first epoch ended; nothing to read yet"
+    else:
+        steps = f" and {state.step} steps of epoch {state.epoch + 1}" if state.step else ""
+        where = f"after epoch {state.epoch}{steps}; the best epoch's ({state.best_epoch}) " \
+                "outputs are written"  # fmt: skip
+        if not (trainer.stopped or state.step):
+            where = f"after training ({state.epoch} epochs), before the evaluation ended"
+    try:
+        resume = run.resume_command()
+    except RunError:  # no manifest here (another node's rank)
+        resume = f"the same command with hydra.run.dir={run.path} trainer.resume=true"
+    return f"{signal_name(signum)}: {run.path} stopped {where}; resume: {resume}"
+
+
+def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dict[str, float]:
+    """Runs one training job into ``run_dir``; returns the flat metrics.
+
+    ``stop``: the command's :class:`SignalStop` (``None``: nothing stops the loop early).
+    """
     seed_everything(cfg.seed)
     configure_threads(cfg.trainer.get("threads"))
     run = RunDir(run_dir)
     phases = Phases()
+    stop = stop or SignalStop()
+    trainer: Trainer = instantiate(cfg.trainer, checkpoints=run, seed=cfg.seed)  # checks trainer.*
+    config = OmegaConf.to_container(cfg, resolve=False)
+    resume, overwrite = bool(cfg.trainer.get("resume")), bool(cfg.get("overwrite"))
+    main = is_main_process()  # under torchrun only rank 0 checks, logs and writes outputs
+    if main:  # before the graph is built: a refused folder costs nothing
+        run.check_start(config, resume=resume, overwrite=overwrite)
 
-    phases.start("graph build", str(cfg.data.get("name", "")))
-    data = build_data(cfg.data)
+    try:
+        phases.start("graph build", str(cfg.data.get("name", "")))
+        data = build_data(cfg.data)
+        model = instantiate(cfg.model, **model_arguments(data))
+        loss_fn = instantiate(cfg.loss)
+        # The one-off sparse products on the training GPU when it has room, else on the CPU.
+        device = resolve_device(cfg.trainer.get("device", "auto"))
+        prepare_on = preparation_device(device, input_tensors(model_inputs(data)))
+        inputs = model.prepare(**model_inputs(data, prepare_on))
+        log.info("model inputs prepared on %s", prepare_on)
+    except Interrupted as interrupted:
+        name = signal_name(interrupted.signum)
+        raise Interrupted(interrupted.signum, f"{name}: stopped while building the graph; "
+                          f"{run.path} is as it was") from None  # fmt: skip
     target = data.target
-    model = instantiate(cfg.model, **model_arguments(data))
-    loss_fn = instantiate(cfg.loss)
-    # The one-off sparse products on the training GPU when it has room, else on the CPU.
-    device = resolve_device(cfg.trainer.get("device", "auto"))
-    prepare_on = preparation_device(device, input_tensors(model_inputs(data)))
-    inputs = model.prepare(**model_inputs(data, prepare_on))
-    log.info("model inputs prepared on %s", prepare_on)
     log.info("graph: %s", metapath_summary(data))
     log.info("model: %r", model)
 
-    # Under torchrun only rank 0 logs and writes outputs.
-    overrides = {} if is_main_process() else {"mode": "disabled"}
-    tracker = instantiate(cfg.logger, dir=run.path, _recursive_=False, **overrides)
-    tracker.config(OmegaConf.to_container(cfg, resolve=True))
+    if main:
+        run.start(config, task_overrides(), resume=resume, overwrite=overwrite,
+                  world_size=world_size())  # fmt: skip
+    tracker = instantiate(cfg.logger, dir=run.path, _recursive_=False,
+                          **({} if main else {"mode": "disabled"}))  # fmt: skip
     try:
-        trainer = instantiate(cfg.trainer, checkpoint_path=run.checkpoint, seed=cfg.seed)
+        tracker.config(OmegaConf.to_container(cfg, resolve=True))
         positives = positive_index(data)
         epoch_logger = EpochLogger(tracker, positives, **cfg.get("epoch_logging", {}))
-        phases.start("training")
-        trainer.fit(model, loss_fn, inputs, positives, on_epoch=epoch_logger)
-        if hasattr(loss_fn, "workspace"):  # its N x N buffer is not needed for evaluation
-            loss_fn.workspace.release()
-        if not is_main_process():
-            return {"loss": trainer.best_loss}
-
-        # Outputs.
-        phases.start("embedding", f"{inputs.num_nodes} {target}s, both views")
-        schema, semantic, _ = embed(model, inputs, cfg.trainer.get("batch_size"))
-        embeddings = view_embeddings(schema, semantic)
-        phases.start("outputs and plots")
-        ids = getattr(data[target], "node_ids", None) or [str(i) for i in range(len(schema))]
-        paths = run.write_embeddings(embeddings, ids)
         store = data[target]
-        run.write_papers(ids, getattr(store, "titles", None), getattr(store, "dois", None))
-        history = run.write_history(epoch_logger.rows)
+        phases.start("training")
+        with stop.deferred():  # a signal now stops after the current step
+            trainer.fit(model, loss_fn, inputs, positives, on_epoch=epoch_logger,
+                        should_stop=stop.requested)  # fmt: skip
+            if hasattr(loss_fn, "workspace"):  # its N x N buffer is not needed for evaluation
+                loss_fn.workspace.release()
+            if main and trainer.best_epoch:  # the best state's outputs
+                phases.start("embedding", f"{inputs.num_nodes} {target}s, both views")
+                schema, semantic, _ = embed(model, inputs, cfg.trainer.get("batch_size"))
+                embeddings = view_embeddings(schema, semantic)
+                phases.start("outputs and plots")
+                ids = getattr(store, "node_ids", None) or [str(i) for i in range(len(schema))]
+                paths = run.write_embeddings(embeddings, ids, getattr(store, "titles", None),
+                                             getattr(store, "dois", None))  # fmt: skip
+                history = run.write_history(epoch_logger.rows)
+        if trainer.stopped:
+            if dist.is_initialized():
+                dist.barrier()  # the other ranks wait until rank 0 has written
+            raise Interrupted(stop.signum)
+        if not main:
+            return {"loss": trainer.best_loss}
+        if stop.requested():  # a signal while the outputs were written: stop before evaluating
+            raise Interrupted(stop.signum)
         from heco_pyg.runs.plots import plot_history  # matplotlib only once training is done
 
-        plot_history(history, run.loss_plot, run.attention_plot, title=run.path.name)
+        with run.figure_path(run.loss_plot) as loss_plot, \
+                run.figure_path(run.attention_plot) as attention_plot:  # fmt: skip
+            plot_history(history, loss_plot, attention_plot, title=run.path.name)
         tracker.images({"plots/loss": run.loss_plot, "plots/attention": run.attention_plot})
 
         # Evaluation: every view and the raw features on seeded few-label splits; the
@@ -122,6 +184,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
             run.write_evaluation("eval", result, table)
             metrics |= flat_metrics(result)
         run.write_metrics(metrics)
+        run.finish("complete", epochs_done=trainer.state.epoch, best_epoch=trainer.best_epoch)
         tracker.summary(metrics)
         tracker.artifact(f"embeddings-{data.name}", [*paths, run.checkpoint])
         phases.stop()
@@ -130,6 +193,19 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
             phases.seconds, results, settings, labels, has_splits(data), table,
             latest=link_latest(run.path),
         ))  # fmt: skip
+    except Interrupted as interrupted:
+        if main:
+            with stop.deferred():
+                run.finish("interrupted", epochs_done=trainer.state.epoch,
+                           best_epoch=trainer.best_epoch)  # fmt: skip
+        raise Interrupted(interrupted.signum, stop_message(run, interrupted.signum, trainer)
+                          ) from None  # fmt: skip
+    except BaseException as error:
+        if main:
+            with stop.deferred():
+                run.finish("failed", error=f"{type(error).__name__}: {error}",
+                           epochs_done=trainer.state.epoch)  # fmt: skip
+        raise
     finally:
         tracker.finish()
     return metrics
@@ -139,7 +215,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
 def main(cfg: DictConfig) -> float | None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     quiet_other_ranks()
-    metrics = train(cfg, run_dir)
+    with command_errors(), SignalStop() as stop:
+        metrics = train(cfg, run_dir, stop)
     if not is_main_process():  # torchrun: rank 0 reports the metric
         return None
     return optimized_value(metrics, cfg.get("optimized_metric"))

@@ -10,7 +10,8 @@ hyper-parameters) or ``experiment=heco_<dataset>_stable`` (``--recipe stable``: 
 plus the trainer's stabiliser) once per seed, each run evaluating itself with the paper's
 protocol (:mod:`heco_pyg.evaluation.protocol`), into ``<output-dir>/<dataset>/seed_<seed>``
 (official) or ``<output-dir>/<dataset>_stable/seed_<seed>``, measuring wall time and peak
-memory of every run. ``summarise`` reads those run dirs and writes ``summary.json`` and
+memory of every run (a finished run dir is kept; an interrupted or killed one is
+resumed). ``summarise`` reads those run dirs and writes ``summary.json`` and
 ``summary.md``: per metric and label rate, the mean over seeds of the 50-repetition means,
 the sample std across seeds, the 95 % confidence interval of the mean (Student's t), the
 paper's number beside it, and every seed; NMI/ARI with the paper's clustering protocol
@@ -32,6 +33,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+from heco_pyg.runs.atomic import write_atomic
+from heco_pyg.runs.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 RATES = ("20", "40", "60")
@@ -69,10 +73,11 @@ def runs_folder(output_dir: Path, dataset: str, recipe: str) -> Path:
 
 def train_one(dataset: str, seed: int, run_dir: Path, overrides: list[str], lock: str | None,
               recipe: str = "official"):  # fmt: skip
-    """One training run in a child process; returns its wall time and peak memory."""
+    """One training run in a child process; returns its wall time and peak memory.
+    ``trainer.resume=true``: an interrupted or killed run continues, a new one starts."""
     command = [sys.executable, "-m", "heco_pyg.train", f"experiment={experiment(dataset, recipe)}",
                f"seed={seed}", f"hydra.run.dir={run_dir}", "trainer.progress=false",
-               *overrides]  # fmt: skip
+               "trainer.resume=true", *overrides]  # fmt: skip
     run_dir.mkdir(parents=True, exist_ok=True)
     with optional_lock(lock), open(run_dir / "stdout.log", "w") as log:
         start = time.perf_counter()
@@ -84,13 +89,13 @@ def train_one(dataset: str, seed: int, run_dir: Path, overrides: list[str], lock
     # CPU seconds of the child: on a shared machine a fairer measure than the wall time.
     resources = {"wall_seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime,
                  "peak_memory_mib": usage.ru_maxrss / 1024}  # fmt: skip
-    (run_dir / "resources.json").write_text(json.dumps(resources, indent=2))
+    write_atomic(run_dir / "resources.json", json.dumps(resources, indent=2))
     return resources
 
 
 def read_run(run_dir: Path) -> dict:
-    evaluation = json.loads((run_dir / "eval.json").read_text())
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    run = RunDir(run_dir)  # refuses an unfinished run or one whose files changed
+    evaluation, metrics = run.evaluation("eval"), run.metrics()
     resources_path = run_dir / "resources.json"
     resources = json.loads(resources_path.read_text()) if resources_path.is_file() else {}
     return {"eval": evaluation, "metrics": metrics, "resources": resources}
@@ -252,6 +257,9 @@ def main(argv: list[str] | None = None) -> None:
             for seed in args.seeds:
                 folder = runs_folder(args.output_dir, dataset, args.recipe)
                 run_dir = (folder / f"seed_{seed}").resolve()
+                if RunDir(run_dir).status() == "complete":
+                    print(f"{dataset} seed {seed}: already trained -> {run_dir}")
+                    continue
                 resources = train_one(dataset, seed, run_dir, args.overrides, args.lock,
                                       args.recipe)  # fmt: skip
                 print(f"{dataset} seed {seed}: {resources['wall_seconds']:.0f} s, "

@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # Multi-node data-parallel HeCo training on SLURM: one torchrun per node, one process per GPU.
-#   sbatch scripts/slurm_ddp.sh data=openalex data.source=works data.path=/data/works
+#   RUN_DIR=runs/big sbatch scripts/slurm_ddp.sh data=openalex data.source=works data.path=/data/works
+# Two minutes before the time limit SLURM sends SIGTERM to torchrun, which forwards it to the
+# workers: they finish the current step, save last.pt, the history and the best state's
+# embeddings, and exit 143. Submit the same command again (same RUN_DIR) to continue: the
+# run resumes from last.pt (trainer.resume=true starts a new run in an empty folder).
 #SBATCH --job-name=heco-ddp
 #SBATCH --nodes=2
 #SBATCH --ntasks-per-node=1
 #SBATCH --gpus-per-node=4
 #SBATCH --cpus-per-task=16
 #SBATCH --time=04:00:00
+#SBATCH --signal=TERM@120
+#SBATCH --requeue
 set -euo pipefail
 
 export WANDB_MODE=${WANDB_MODE:-offline}
+# The workers' time to save after the signal, before torchrun kills them (default 30 s).
+export TORCH_ELASTIC_SHUTDOWN_TIMEOUT=${TORCH_ELASTIC_SHUTDOWN_TIMEOUT:-100}
 head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
+# Every rank must agree on the run dir (Hydra's default contains the time of day), and a
+# resubmitted job must find it again.
 run_dir=${RUN_DIR:-outputs/ddp/${SLURM_JOB_ID}}
 
-# Every rank must agree on the run dir (Hydra's default contains the time of day).
 srun .venv/bin/torchrun \
   --nnodes="$SLURM_NNODES" \
   --nproc_per_node="${SLURM_GPUS_PER_NODE:-4}" \
@@ -21,4 +30,4 @@ srun .venv/bin/torchrun \
   --rdzv_backend=c10d \
   --rdzv_endpoint="$head_node:29500" \
   -m heco_pyg.train trainer=ddp experiment=minibatch hydra.run.dir="$run_dir" \
-  model.sparse_embeddings=false "$@"  # NCCL cannot all-reduce sparse gradients
+  trainer.resume=true model.sparse_embeddings=false "$@"  # NCCL cannot all-reduce sparse gradients

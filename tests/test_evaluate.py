@@ -12,8 +12,10 @@ from omegaconf import OmegaConf
 from heco_pyg.data import build_data
 from heco_pyg.evaluate import recommendation_task
 from heco_pyg.evaluation.tables import recommendation_markdown
+from heco_pyg.runs.errors import RunError
 from heco_pyg.runs.run_dir import RunDir
 from tests.conftest import ROOT, TINY_SYNTHETIC, compose_config
+from tests.helpers.runs import TAMPERINGS, tamper
 
 
 def _fake_run(tmp_path, overrides):
@@ -24,8 +26,10 @@ def _fake_run(tmp_path, overrides):
     OmegaConf.save(cfg, run_dir / ".hydra" / "config.yaml")
     data = build_data(cfg.data)
     x = torch.nn.functional.normalize(data["paper"].x, dim=1).numpy()
-    RunDir(run_dir).write_embeddings({"schema": x, "semantic": x, "fused": x},
-                                     data["paper"].node_ids)  # fmt: skip
+    run = RunDir(run_dir)
+    run.start(OmegaConf.to_container(cfg, resolve=False))
+    run.write_embeddings({"schema": x, "semantic": x, "fused": x}, data["paper"].node_ids)
+    run.finish("complete")
     return run_dir
 
 
@@ -86,3 +90,24 @@ def test_evaluate_command_exits_non_zero_without_splits(fake_run):
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode != 0
     assert "no split masks" in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("how", TAMPERINGS)
+def test_a_run_whose_files_changed_is_refused(fake_run, how):
+    expected = tamper(fake_run, how)
+    with pytest.raises(RunError) as error:
+        recommendation_task(OmegaConf.create({"run_dir": str(fake_run), "seed": 0}))
+    assert str(error.value).startswith(expected) and "\n" not in str(error.value)
+    assert "trainer.resume=true" in str(error.value)
+    assert not (fake_run / "recommend_eval.json").exists()
+
+
+def test_command_line_refuses_an_unreadable_run_in_one_line(fake_run):
+    expected = tamper(fake_run, "shuffled ids")
+    env = dict(os.environ, WANDB_MODE="disabled")
+    command = [sys.executable, "-m", "heco_pyg.evaluate", f"run_dir={fake_run}", "task=recommend",
+               f"hydra.run.dir={fake_run / 'evaluate'}"]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [result.stderr.strip()]  # one line, no traceback
+    assert result.stderr.startswith(f"error: {expected}") and "trainer.resume=true" in result.stderr

@@ -13,7 +13,16 @@ from tests.conftest import ROOT
 
 PACKAGE = ROOT / "heco_pyg"
 COMMANDS = {"__init__", "train", "prepare", "evaluate", "recommend", "report"}
-RUN_FILES = ("checkpoint.pt", "fused.npy", "ids.csv", "history.csv", "metrics.json", "eval.json")
+RUN_FILES = (
+    "run.json",
+    "checkpoint.pt",
+    "last.pt",
+    "fused.npy",
+    "ids.csv",
+    "history.csv",
+    "metrics.json",
+    "eval.json",
+)
 
 
 def module_name(path: Path) -> str:

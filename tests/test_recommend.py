@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -9,9 +10,11 @@ from heco_pyg.data.graph import DataError, schema_edge_type
 from heco_pyg.recommend import format_results, recommend
 from heco_pyg.retrieval.catalog import Catalog, normalise_doi
 from heco_pyg.retrieval.search import faiss_available
+from heco_pyg.runs.errors import RunError
 from heco_pyg.runs.restore import load_run_graph
 from heco_pyg.train import train
 from tests.conftest import TINY_SYNTHETIC, compose_config
+from tests.helpers.runs import TAMPERINGS, tamper
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +28,13 @@ def run_dir(tmp_path_factory):
     OmegaConf.save(cfg, root / ".hydra" / "config.yaml")
     train(cfg, root)
     return root
+
+
+@pytest.fixture
+def run_copy(run_dir, tmp_path):
+    """A copy of the finished run, to change."""
+    shutil.copytree(run_dir, tmp_path / "run")
+    return tmp_path / "run"
 
 
 def _config(run_dir, *overrides):
@@ -197,3 +207,20 @@ def test_cold_start_is_deterministic_for_a_seed(attention_run_dir, tmp_path):
     assert runs[0]["row"] is None and runs[0]["view"] == "schema (cold start)"
     for other in runs[1:]:
         assert other["results"] == runs[0]["results"]
+
+
+@pytest.mark.parametrize("how", TAMPERINGS)
+def test_recommend_refuses_a_run_whose_files_changed(run_copy, how):
+    expected = tamper(run_copy, how)
+    with pytest.raises(RunError) as error:
+        recommend(_config(run_copy, "query=S1"))
+    assert str(error.value).startswith(expected) and "\n" not in str(error.value)
+
+
+def test_cold_start_refuses_an_unfinished_run(run_copy, tmp_path):
+    manifest = json.loads((run_copy / "run.json").read_text())
+    (run_copy / "run.json").write_text(json.dumps(manifest | {"status": "running"}))
+    path = tmp_path / "new.json"
+    path.write_text(json.dumps({"id": "W999", "authorships": [], "concepts": []}))
+    with pytest.raises(RunError, match="training did not finish .*trainer.resume=true"):
+        recommend(_config(run_copy, f"record={path}", "metadata=null"))

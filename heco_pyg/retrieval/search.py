@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from heco_pyg.runs.atomic import atomic_path, write_atomic
+
 #: Below this many vectors a faiss index is flat (exhaustive): clustering would not pay.
 FLAT_LIMIT = 10_000
 
@@ -162,9 +164,8 @@ class FaissIndex:
     def save(self, path: str | os.PathLike) -> None:
         """Writes the index to ``path`` atomically."""
         faiss = _faiss()
-        temporary = Path(f"{path}.tmp")
-        faiss.write_index(self.index, str(temporary))
-        os.replace(temporary, path)
+        with atomic_path(path) as temporary:
+            faiss.write_index(self.index, str(temporary))
 
     @classmethod
     def load(cls, path: str | os.PathLike, nprobe: int = 32) -> FaissIndex:
@@ -204,7 +205,5 @@ def load_or_build_index(
     index = FaissIndex.build(np.load(embeddings_path), nlist=nlist, nprobe=nprobe)
     index_dir.mkdir(parents=True, exist_ok=True)
     index.save(index_path)
-    temporary = meta_path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(wanted | {"nlist": index.nlist, "rows": index.num_vectors}))
-    os.replace(temporary, meta_path)
+    write_atomic(meta_path, json.dumps(wanted | {"nlist": index.nlist, "rows": index.num_vectors}))
     return index

@@ -11,6 +11,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from heco_pyg.runs.atomic import write_atomic
+from heco_pyg.runs.errors import RunError
 from heco_pyg.runs.plots import plot_run, plot_sweep, plt
 from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.runs.sweep import markdown_table, override_keys, swept_keys, write_summary
@@ -85,26 +87,33 @@ class Report:
                 lines += [markdown_table(value), ""]
             else:
                 name, data = value
-                (files_dir / f"{name}.png").write_bytes(data)
+                write_atomic(files_dir / f"{name}.png", data)
                 lines += [f"![{name}]({files_dir.name}/{name}.png)", ""]
         return "\n".join(lines)
 
 
 def run_report(run_dir: Path) -> Report:
+    """The report of a finished (or interrupted) run; :class:`RunError` for any other."""
     run = RunDir(run_dir)
+    manifest = run.verify()  # the report describes the run's files as they are
+    history, metrics = run.history(required=True), run.metrics()
     report = Report(f"HeCo run {run.path.name}")
     if run.overrides_path.exists():
         report.text("Overrides: " + (" ".join(run.overrides()) or "(none)"))
+    report.text(f"Status: {manifest['status']}, {manifest.get('epochs_done')} epochs (best "
+                f"{manifest.get('best_epoch')}), {manifest.get('started')} to "
+                f"{manifest.get('ended')}, heco_pyg {manifest.get('package_version')}, commit "
+                f"{manifest.get('git_commit') or 'unknown'}.")  # fmt: skip
     report.heading("Training")
-    report.figure(plot_run(run.history()), "training")
-    metrics = run.metrics()
+    report.figure(plot_run(history), "training")
     if metrics is not None:
         report.heading("Metrics")
         scalars = {k: v for k, v in metrics.items() if "/" not in k}
         report.table(pd.DataFrame([scalars]))
         report.table(metrics_table(metrics))
     else:
-        report.text("No metrics.json: the run did not finish.")
+        report.text("No metrics: training was interrupted before its evaluation; resume it: "
+                    + run.resume_command(manifest))  # fmt: skip
     return report
 
 
@@ -129,11 +138,14 @@ def sweep_report(sweep_dir: Path) -> Report:
         report.figure(sweep_dir / "sweep_heatmap.png", "sweep_heatmap")
     labels = {str(row["run"]): " ".join(f"{k.rsplit('.', 1)[-1]}={row[k]}" for k in swept)
               for _, row in summary.iterrows()}  # fmt: skip
-    histories = {
-        labels.get(run.path.name) or run.path.name: run.history()
-        for run in RunDir.in_sweep(sweep_dir)
-        if run.is_training_run()
-    }
+    histories = {}
+    for run in RunDir.in_sweep(sweep_dir):
+        try:
+            history = run.history()
+        except RunError:  # unfinished or changed: the summary's status column says which
+            continue
+        if history is not None:
+            histories[labels.get(run.path.name) or run.path.name] = history
     if histories:
         report.heading("Loss and attention over the epochs")
         report.figure(plot_sweep(histories), "runs")
@@ -170,5 +182,4 @@ def write_report(directory: str | Path, format: str = "html", output: str | Path
         text = report.html()
     else:
         text = report.markdown(path.parent / f"{path.stem}_files")
-    path.write_text(text)
-    return path
+    return write_atomic(path, text)

@@ -1,6 +1,7 @@
 """A finished run brought back to life: its graph rebuilt from its saved config (so
 evaluation-only attributes such as ``data.citation_index`` come back) and checked
-against its saved ids, and its model with the best weights."""
+against its saved ids, and its model with the best weights. Both read through
+:class:`RunDir`, which refuses a run that is not finished or whose files changed."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ def load_run_graph(run: RunDir | str | os.PathLike, cfg: DictConfig | None = Non
     """The run's graph, rebuilt from its saved config; checked against its saved ids."""
     run = run if isinstance(run, RunDir) else RunDir(run)
     cfg = run.config() if cfg is None else cfg
+    saved_ids = run.ids()  # checked against the manifest before the graph is built
     data = build_data(cfg.data)
     node_ids = getattr(data[data.target], "node_ids", None)
-    if run.ids_path.is_file() and node_ids is not None and run.ids() != list(node_ids):
+    if node_ids is not None and saved_ids != list(node_ids):
         raise DataError(
             f"{run.ids_path}: the rebuilt graph's {data.target} ids differ from the run's "
             "(did the data change since training?)"
@@ -36,6 +38,7 @@ def load_trained_model(
     """The run's model with its best weights in eval mode, its graph and its inputs."""
     run = run if isinstance(run, RunDir) else RunDir(run)
     cfg = run.config() if cfg is None else cfg
+    run.verified(run.checkpoint)  # before the graph is built
     data = load_run_graph(run, cfg) if data is None else data
     model = instantiate(cfg.model, **model_arguments(data))
     model.load_state_dict(run.checkpoint_state())

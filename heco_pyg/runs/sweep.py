@@ -5,7 +5,9 @@ a Hydra callback writes when a multirun ends.
 dir, next to one folder per run:
 
 - ``sweep_summary.csv``: one row per run: its overrides (and each swept key as a column),
-  best loss, epochs, every metric of ``metrics.json``, the final attention weights;
+  its status (the manifest's; ``mismatch`` when its files changed since, with the reason
+  in ``problem``), best loss, epochs, every metric of ``metrics.json``, the final attention
+  weights; a run that is not readable contributes its overrides and status only;
 - ``sweep_summary.md``: the same rows as a markdown table (``_std`` columns and the
   raw-feature baseline left to the CSV);
 - ``sweep_heatmap.png``: the optimised metric over the two swept keys (``loss.tau`` x
@@ -33,6 +35,9 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
+from heco_pyg.runs.atomic import atomic_path, write_atomic
+from heco_pyg.runs.errors import RunError
+from heco_pyg.runs.manifest import READABLE
 from heco_pyg.runs.run_dir import RunDir
 
 log = logging.getLogger(__name__)
@@ -113,8 +118,13 @@ def run_row(run_dir: Path) -> dict[str, Any]:
     for override in overrides:
         key, _, value = override.partition("=")
         row[key.lstrip("+~")] = _parse(value)
-    history, metrics = run.history(), run.metrics()
-    row["status"] = "done" if metrics is not None else "unfinished"
+    row["status"] = run.status()
+    try:
+        history, metrics = run.history(), run.metrics()
+    except RunError as error:  # not readable: the row says why, and holds no results
+        if row["status"] in READABLE:
+            row["status"], row["problem"] = "mismatch", str(error)
+        return row
     if history is not None:
         row["best_loss"] = float(history["loss"].min())
         row["epochs"] = len(history)
@@ -240,8 +250,8 @@ def write_summary(
     """
     sweep_dir = Path(sweep_dir)
     summary = summarise(sweep_dir)
-    summary.to_csv(sweep_dir / "sweep_summary.csv", index=False)
-    (sweep_dir / "sweep_summary.md").write_text(markdown_summary(summary, metric))
+    write_atomic(sweep_dir / "sweep_summary.csv", summary.to_csv(index=False))
+    write_atomic(sweep_dir / "sweep_summary.md", markdown_summary(summary, metric))
     swept = [k for k in swept_keys(summary) if k != "seed"]  # seeds are grouped, not an axis
     wanted = [k for k in (axes or ["loss.tau", "loss.lam"]) if k in swept]
     keys = (wanted + [k for k in swept if k not in wanted])[:2]
@@ -252,7 +262,9 @@ def write_summary(
     from heco_pyg.runs.plots import plot_heatmap  # matplotlib only when a sweep ends
 
     cells = seed_cells(summary, keys, metric) if keys else pd.DataFrame()
-    if not plot_heatmap(cells, metric, keys, sweep_dir / "sweep_heatmap.png", maximised(metric)):
+    with atomic_path(sweep_dir / "sweep_heatmap.png") as heatmap:
+        plotted = plot_heatmap(cells, metric, keys, heatmap, maximised(metric))
+    if not plotted:
         log.warning("no swept keys in %s: no sweep_heatmap.png", sweep_dir)
     log.info("sweep summary: %s", sweep_dir / "sweep_summary.md")
     return summary

@@ -26,6 +26,14 @@ def rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
+def world_size() -> int:
+    """The number of processes in this run (``torchrun`` sets ``WORLD_SIZE``); 1 outside
+    distributed runs."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def is_main_process() -> bool:
     """True outside distributed training and on rank 0 inside it: the process that logs
     and writes the run's outputs."""

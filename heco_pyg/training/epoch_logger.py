@@ -127,6 +127,14 @@ class EpochLogger:
         extra |= {k: v for k, v in row.items() if k.startswith("diagnostics/")}
         self.tracker.log(series | extra | histograms, step=record.epoch)
 
+    def state_dict(self) -> dict:
+        """The rows so far (saved with the training state, so a resumed run's history
+        holds every epoch)."""
+        return {"rows": [dict(row) for row in self.rows]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rows = [dict(row) for row in state["rows"]]
+
     def __repr__(self) -> str:
         return (
             f"{self.__class__.__name__}(histogram_every={self.histogram_every}, "

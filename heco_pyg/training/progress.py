@@ -30,16 +30,17 @@ def epoch_bar_format(max_epochs: int, patience: int) -> str | None:
     return NO_ETA if patience < max_epochs else None
 
 
-def epoch_bar(max_epochs: int, patience: int, progress: bool = True) -> tqdm:
-    """A bar over epochs ``1..max_epochs``; with ``patience < max_epochs`` (early stopping
-    may end the run at any epoch) it shows elapsed time and rate but no ETA."""
+def epoch_bar(max_epochs: int, patience: int, progress: bool = True, initial: int = 0) -> tqdm:
+    """A bar over epochs ``1..max_epochs`` (advance it with ``update()``; ``initial``: the
+    epochs a resumed run has done); with ``patience < max_epochs`` (early stopping may end
+    the run at any epoch) it shows elapsed time and rate but no ETA."""
     if is_main_process():
         stopping = (
             f", early stop after {patience} without improvement" if patience < max_epochs else ""
         )
         log.info("training: up to %d epochs%s", max_epochs, stopping)
-    return tqdm(range(1, max_epochs + 1), desc="train", unit="epoch", dynamic_ncols=True,
-                bar_format=epoch_bar_format(max_epochs, patience),
+    return tqdm(total=max_epochs, initial=initial, desc="train", unit="epoch",
+                dynamic_ncols=True, bar_format=epoch_bar_format(max_epochs, patience),
                 disable=not bars_enabled(progress))  # fmt: skip
 
 

@@ -55,6 +55,20 @@ class EarlyStopping:
         self.stale += 1
         return False
 
+    def state_dict(self) -> dict:
+        """What a resumed run needs: the window, the best, the counters."""
+        return {"recent": list(self.recent), "best": self.best, "best_epoch": self.best_epoch,
+                "stale": self.stale, "epoch": self.epoch}  # fmt: skip
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restores :meth:`state_dict` (an empty dict: a fresh start)."""
+        if not state:
+            return
+        self.recent.clear()
+        self.recent.extend(state["recent"])
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
+        self.stale, self.epoch = state["stale"], state["epoch"]
+
     @property
     def should_stop(self) -> bool:
         return self.stale >= self.patience and self.epoch >= self.min_epochs

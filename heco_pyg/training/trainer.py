@@ -1,14 +1,15 @@
 """The training loop: full- or mini-batch steps, early stopping, best checkpoint, NaN guard,
-weight averaging, and data-parallel training over ``torch.distributed`` (``torchrun``)."""
+weight averaging, resumable training state, stopping on request (a signal) after any step,
+and data-parallel training over ``torch.distributed`` (launched with ``torchrun``)."""
 
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -25,28 +26,24 @@ from heco_pyg.training.distributed import (
 )
 from heco_pyg.training.loss import HeCoLoss, LossParts
 from heco_pyg.training.progress import epoch_bar, log_stop, step_bar
+from heco_pyg.training.state import (
+    PER_RANK,
+    STATE_FORMAT,
+    CheckpointStore,
+    EpochRecord,
+    TrainingState,
+    rng_state,
+    set_rng_state,
+)
 from heco_pyg.training.stopping import EarlyStopping, WeightAverage
+
+__all__ = ["EpochRecord", "NonFiniteLossError", "Objective", "Trainer", "TrainingState"]
+
+log = logging.getLogger(__name__)
 
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or inf; the last good checkpoint is kept."""
-
-
-@dataclass
-class EpochRecord:
-    """One epoch of the run's history."""
-
-    epoch: int
-    loss: float
-    loss_metapath: float
-    loss_schema: float
-    learning_rate: float
-    seconds: float
-    attention: dict[str, float] = field(default_factory=dict)
-
-    def as_row(self) -> dict[str, float]:
-        row = {k: v for k, v in self.__dict__.items() if k != "attention"}
-        return row | self.attention
 
 
 def attention_values(output: HeCoOutput) -> dict[str, float]:
@@ -105,7 +102,13 @@ class Trainer:
         threads: torch intra-op threads: ``auto`` (the CPUs other jobs leave free,
             :func:`heco_pyg.training.distributed.auto_threads`), an int, or ``None``
             (torch's default).
-        checkpoint_path: where the best state is saved (``None``: kept in memory only).
+        checkpoints: where the best model and the training state are saved
+            (:class:`CheckpointStore`, e.g. the run's ``RunDir``; ``None``: in memory only).
+        checkpoint_every: save the training state every this many epochs (and always when
+            training stops or ends); 0: only then.
+        resume: continue from the training state in ``checkpoints`` (model, optimizers,
+            epoch and step, best loss and epoch, patience counter, RNG states, history);
+            with none saved yet, start from the first epoch.
         progress: show a progress bar.
         seed: seeds the batch order (the same on every rank).
         distributed: data-parallel over ``torch.distributed`` (``torchrun`` sets the
@@ -132,7 +135,9 @@ class Trainer:
         gradient_clip: float | None = 5.0,
         device: str = "auto",
         threads: int | str | None = None,
-        checkpoint_path: str | Path | None = None,
+        checkpoints: CheckpointStore | None = None,
+        checkpoint_every: int = 10,
+        resume: bool = False,
         progress: bool = True,
         seed: int = 0,
         distributed: bool = False,
@@ -144,26 +149,42 @@ class Trainer:
             raise ValueError("distributed training needs trainer.batch_size (mini-batches)")
         if batch_positives < 0:
             raise ValueError(f"trainer.batch_positives must be >= 0, got {batch_positives}")
+        if max_epochs < 1:
+            raise ValueError(f"trainer.max_epochs must be >= 1, got {max_epochs}")
+        if checkpoint_every < 0:
+            raise ValueError(f"trainer.checkpoint_every must be >= 0, got {checkpoint_every}")
         self.lr, self.weight_decay, self.optimizer_name = lr, weight_decay, optimizer
         self.max_epochs, self.patience = max_epochs, patience
+        self.batch_size, self.gradient_clip = batch_size, gradient_clip
+        self.batch_positives = batch_positives
+        self.device = resolve_device(device)
+        self.threads = threads
         self.stopping = dict(patience=patience, min_delta=min_delta, smoothing=smoothing,
                              min_epochs=min_epochs)  # fmt: skip
         EarlyStopping(**self.stopping)  # validates the settings before any training
         if ema_decay is not None:
             WeightAverage(ema_decay)
         self.ema_decay = ema_decay
-        self.batch_size, self.gradient_clip = batch_size, gradient_clip
-        self.batch_positives = batch_positives
-        self.device = resolve_device(device)
-        self.threads = threads
-        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        self.checkpoints = checkpoints
+        self.checkpoint_every, self.resume = checkpoint_every, resume
         self.progress = progress
         self.seed = seed
         self.distributed, self.backend = distributed, backend
         self.rank, self.world_size = 0, 1
-        self.history: list[EpochRecord] = []
-        self.best_epoch = 0
-        self.best_loss = math.inf
+        self.state = TrainingState()
+        self.stopped = False  # fit() ended on a stop request
+
+    @property
+    def history(self) -> list[EpochRecord]:
+        return self.state.history
+
+    @property
+    def best_epoch(self) -> int:
+        return self.state.best_epoch
+
+    @property
+    def best_loss(self) -> float:
+        return self.state.best_loss
 
     def _backend(self) -> str:
         if dist.is_initialized():
@@ -201,8 +222,7 @@ class Trainer:
     def batches(
         self, num_nodes: int, epoch: int, positives: PositiveIndex | None = None
     ) -> list[Tensor | None]:
-        """This rank's batches of one epoch, on the CPU: a seeded global order, every rank's
-        share (``fit`` moves each to the device with its positive pairs).
+        """This rank's batches of one epoch: a seeded global order, every rank's share.
 
         ``positives`` (on the CPU) is needed when ``batch_positives > 0``."""
         if self.batch_size is None or (self.batch_size >= num_nodes and self.world_size == 1):
@@ -217,7 +237,7 @@ class Trainer:
         usable = len(batches) // self.world_size * self.world_size
         if usable == 0:
             raise ValueError(f"{len(batches)} batches cannot be shared by {self.world_size} ranks")
-        return list(batches[self.rank : usable : self.world_size])
+        return [b.to(self.device) for b in batches[self.rank : usable : self.world_size]]
 
     def _step_inputs(
         self, index: Tensor | None, host_positives: PositiveIndex, positives: PositiveIndex
@@ -239,8 +259,15 @@ class Trainer:
         inputs: GraphInputs,
         positive_index: Tensor,
         on_epoch: Callable[[EpochRecord, HeCoOutput], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> HeCo:
-        """Trains ``model``; returns it with the best (lowest-loss) weights loaded."""
+        """Trains ``model``; returns it with the best (lowest-loss) weights loaded.
+
+        ``should_stop`` is asked after every step (under DDP, a stop on any rank stops them
+        all at the same step): when it says yes, the training state is saved and ``fit``
+        returns early with :attr:`stopped` set. ``on_epoch`` may have ``state_dict`` /
+        ``load_state_dict``: its state is saved and resumed with the trainer's.
+        """
         configure_threads(self.threads)
         if self.distributed:
             self._setup_distributed(model)
@@ -248,25 +275,39 @@ class Trainer:
         inputs = inputs.to(self.device)
         host_positives = PositiveIndex(positive_index.cpu(), inputs.num_nodes)
         positives = host_positives.to(self.device)
+        optimizers = self.make_optimizers(model)
+        dense_parameters = optimizers[0].param_groups[0]["params"]
+        self.state = TrainingState(best_model=copy.deepcopy(model.state_dict()))
+        rng = self._restore(model, optimizers, on_epoch) if self.resume else None
+        state, self.stopped = self.state, False
+        # The stopping rule and the weight average carry their state in ``state`` (resumed).
+        stopping = EarlyStopping(**self.stopping)
+        stopping.load_state_dict(state.stopping)
+        average = WeightAverage(self.ema_decay) if self.ema_decay is not None else None
+        if average is not None:
+            average.state = state.average
         objective: nn.Module = Objective(model, loss_fn)
         if self.distributed:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             objective = DistributedDataParallel(objective, device_ids=device_ids)
-        optimizers = self.make_optimizers(model)
-        dense_parameters = optimizers[0].param_groups[0]["params"]
-        best_state = copy.deepcopy(model.state_dict())
-        stopping = EarlyStopping(**self.stopping)
-        average = WeightAverage(self.ema_decay) if self.ema_decay is not None else None
-        bar = epoch_bar(self.max_epochs, self.patience, self.progress)
-        for epoch in bar:
+        save_last = lambda: self._save_last(model, optimizers, on_epoch)
+        saved_epoch = state.epoch if rng is not None else -1
+        if rng is not None:
+            set_rng_state(rng)  # last: nothing may draw between here and the first step
+        bar = epoch_bar(self.max_epochs, self.patience, self.progress, initial=state.epoch)
+        for epoch in range(state.epoch + 1, self.max_epochs + 1):
+            if stopping.should_stop:
+                break
             model.train()
             start = time.perf_counter()
-            totals = torch.zeros(3, device=self.device)
+            totals = torch.zeros(3, device=self.device) if state.totals is None else state.totals
             batches = self.batches(
                 inputs.num_nodes, epoch, host_positives if self.batch_positives else None
             )
-            pending_state = None
-            for host_index in step_bar(batches, epoch, self.progress):
+            pending_state, inside = None, False
+            for step, host_index in enumerate(step_bar(batches, epoch, self.progress)):
+                if step < state.step:
+                    continue  # taken before the stop this run resumes from
                 index, pairs = self._step_inputs(host_index, host_positives, positives)
                 for optimizer in optimizers:
                     optimizer.zero_grad(set_to_none=True)
@@ -281,6 +322,14 @@ class Trainer:
                 for optimizer in optimizers:
                     optimizer.step()
                 totals += torch.stack([p.detach() for p in parts])
+                self.stopped = self._stop_requested(should_stop)
+                if self.stopped and step + 1 < len(batches):  # inside an epoch: save the step
+                    state.step, state.totals, inside = step + 1, totals, True
+                    break
+            if inside:
+                save_last()
+                break
+            state.step, state.totals = 0, None
             totals /= len(batches)
             if self.distributed:  # every rank must take the same early-stopping decision
                 dist.all_reduce(totals)
@@ -288,34 +337,126 @@ class Trainer:
             loss, loss_metapath, loss_schema = totals.tolist()
             seconds = time.perf_counter() - start
             if not math.isfinite(loss):
-                model.load_state_dict(best_state)
+                model.load_state_dict(state.best_model)
                 raise NonFiniteLossError(
                     f"loss became {loss} at epoch {epoch}; the best checkpoint (epoch "
-                    f"{self.best_epoch}, loss {self.best_loss:.4f}) is kept"
-                    + (f" at {self.checkpoint_path}" if self.checkpoint_path else "")
+                    f"{state.best_epoch}, loss {state.best_loss:.4f}) is kept"
                 )
             record = EpochRecord(
                 epoch, loss, loss_metapath, loss_schema,
                 optimizers[0].param_groups[0]["lr"], seconds, attention_values(output),
             )  # fmt: skip
-            self.history.append(record)
+            state.history.append(record)
+            state.epoch = epoch
             if on_epoch is not None and is_main_process():
                 on_epoch(record, output)
             if average is not None:
                 average.update(model)
-            if stopping.step(loss):
-                self.best_loss, self.best_epoch = stopping.best, epoch
+                state.average = average.state
+            improved = stopping.step(loss)
+            state.stopping = stopping.state_dict()
+            state.stale = stopping.stale
+            if improved:
+                state.best_loss, state.best_epoch = stopping.best, epoch
                 if average is not None:  # the averaged weights are the model
-                    best_state = copy.deepcopy(average.state)
+                    state.best_model = copy.deepcopy(average.state)
                 else:
-                    best_state = pending_state or copy.deepcopy(model.state_dict())
-                if self.checkpoint_path and is_main_process():
-                    torch.save({"epoch": epoch, "loss": self.best_loss, "model": best_state},
-                               self.checkpoint_path)  # fmt: skip
-            bar.set_postfix(loss=f"{loss:.4f}", best=f"{self.best_loss:.4f}")
-            if stopping.should_stop:
+                    state.best_model = pending_state or copy.deepcopy(model.state_dict())
+                self._save_best()
+            bar.update()
+            bar.set_postfix(loss=f"{loss:.4f}", best=f"{state.best_loss:.4f}")
+            if self.stopped or (self.checkpoint_every and epoch % self.checkpoint_every == 0):
+                save_last()
+                saved_epoch = epoch
+            if self.stopped:
                 break
+        if not self.stopped and saved_epoch != state.epoch:
+            save_last()  # the final state: a resumed run continues (more epochs) from here
         bar.close()
-        log_stop(len(self.history), self.max_epochs, self.best_epoch, self.best_loss)
-        model.load_state_dict(best_state)
+        if not self.stopped:
+            log_stop(state.epoch, self.max_epochs, state.best_epoch, state.best_loss)
+        model.load_state_dict(state.best_model)
         return model
+
+    def _stop_requested(self, should_stop: Callable[[], bool] | None) -> bool:
+        if should_stop is None:
+            return False
+        stop = bool(should_stop())
+        if self.distributed:  # one rank's signal stops every rank at this step
+            flag = torch.tensor([float(stop)], device=self.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            stop = bool(flag.item())
+        return stop
+
+    def _save_best(self) -> None:
+        if self.checkpoints is not None and is_main_process():
+            state = self.state
+            best = {"epoch": state.best_epoch, "loss": state.best_loss, "model": state.best_model}
+            self.checkpoints.save_best({"format": STATE_FORMAT, **best})
+
+    def state_dict(
+        self, model: nn.Module, optimizers: list[torch.optim.Optimizer], on_epoch: Any = None
+    ) -> dict[str, Any]:
+        """The training state: the model's current weights, the optimizers' states, the
+        loop's :class:`TrainingState`, ``on_epoch``'s state, and for every rank its RNG
+        states and its :data:`PER_RANK` fields (collective under DDP: every rank calls
+        it)."""
+        loop = self.state.state_dict()
+        own = {"rng": rng_state()} | {name: loop.pop(name) for name in PER_RANK}
+        own = {k: v.cpu() if isinstance(v, Tensor) else v for k, v in own.items()}
+        ranks = [own]
+        if self.distributed:
+            ranks = [None] * self.world_size
+            dist.all_gather_object(ranks, own)
+        state = {
+            "format": STATE_FORMAT,
+            "world_size": self.world_size,
+            "model": model.state_dict(),
+            "optimizers": [optimizer.state_dict() for optimizer in optimizers],
+            "loop": loop,
+            "ranks": ranks,
+        }
+        if hasattr(on_epoch, "state_dict"):
+            state["on_epoch"] = on_epoch.state_dict()
+        return state
+
+    def _save_last(self, model, optimizers, on_epoch) -> None:
+        if self.checkpoints is None:
+            return
+        state = self.state_dict(model, optimizers, on_epoch)  # every rank: RNGs are gathered
+        if is_main_process():
+            self.checkpoints.save_last(state)
+
+    def _restore(self, model, optimizers, on_epoch) -> dict[str, Any] | None:
+        """Loads the saved training state into the model, optimizers, :attr:`state` and
+        ``on_epoch``; returns this rank's RNG states (set just before the first step)."""
+        saved = self.checkpoints.last_state() if self.checkpoints is not None else None
+        if saved is None:
+            log.info("trainer.resume: no saved training state yet, starting at epoch 1")
+            return None
+        if saved.get("format") != STATE_FORMAT:
+            raise ValueError(f"saved training state has format {saved.get('format')}, this "
+                             f"trainer reads {STATE_FORMAT}")  # fmt: skip
+        if saved["world_size"] != self.world_size:
+            raise ValueError(
+                f"the run was trained by {saved['world_size']} processes and is resumed by "
+                f"{self.world_size}: resume it with the same number (the batches of a step "
+                "depend on it)"
+            )
+        if len(saved["optimizers"]) != len(optimizers):
+            raise ValueError("the saved training state has other optimizers than this model")
+        model.load_state_dict(saved["model"])
+        for optimizer, optimizer_state in zip(optimizers, saved["optimizers"], strict=True):
+            optimizer.load_state_dict(optimizer_state)
+        own = saved["ranks"][self.rank]
+        loop = saved["loop"] | {name: own[name] for name in PER_RANK if name in own}
+        self.state = TrainingState.from_state_dict(loop, self.device)
+        if "on_epoch" in saved and hasattr(on_epoch, "load_state_dict"):
+            on_epoch.load_state_dict(saved["on_epoch"])
+        if self.state.best_epoch:
+            self._save_best()  # the best as of this state (a killed run may have saved a later one)
+        state = self.state
+        log.info("trainer.resume: epoch %d%s done, best epoch %d (loss %.4f)", state.epoch,
+                 f" and {state.step} steps of the next" if state.step else "",
+                 state.best_epoch, state.best_loss)  # fmt: skip
+        return own["rng"]

@@ -7,12 +7,17 @@ import yaml
 
 from heco_pyg.report import main
 from heco_pyg.runs.document import metrics_table, write_report
+from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.runs.sweep import write_summary
+from tests.helpers.runs import TAMPERINGS, tamper
 
 
 def fake_run(run_dir, overrides, seed=0, epochs=12):
-    """The files a training run leaves (history.csv, metrics.json, overrides), by hand."""
+    """The files a training run leaves (history.csv, metrics.json, overrides), by hand,
+    sealed by its manifest."""
     rng = np.random.default_rng(seed)
+    run = RunDir(run_dir)
+    run.start({"seed": seed}, overrides)
     (run_dir / ".hydra").mkdir(parents=True)
     (run_dir / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     author = rng.uniform(0.3, 0.7, epochs)
@@ -32,6 +37,7 @@ def fake_run(run_dir, overrides, seed=0, epochs=12):
                "fused/micro_f1": 0.6 + 0.1 * seed, "fused/micro_f1_std": 0.01,
                "semantic/micro_f1": 0.5, "features/micro_f1": 0.4}  # fmt: skip
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    run.finish("complete", epochs_done=epochs, best_epoch=epochs)
 
 
 def test_run_report_html(tmp_path):
@@ -86,3 +92,29 @@ def test_sweep_heatmap_falls_back_to_best_loss(tmp_path, caplog):
 def test_report_of_an_empty_dir(tmp_path):
     with pytest.raises(SystemExit):
         main([str(tmp_path)])
+
+
+@pytest.mark.parametrize("how", TAMPERINGS)
+def test_report_refuses_a_run_whose_files_changed_in_one_line(tmp_path, capsys, how):
+    fake_run(tmp_path / "run", [])
+    run = RunDir(tmp_path / "run")
+    z = np.eye(4, dtype=np.float32)
+    run.write_embeddings({"schema": z, "semantic": z, "fused": z}, ["a", "b", "c", "d"])
+    run.finish("complete", epochs_done=12)
+    expected = tamper(run.path, how)
+    with pytest.raises(SystemExit) as stopped:
+        main([str(run.path)])
+    assert stopped.value.code == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {expected}") and error.count("\n") == 1
+    assert not run.report_path("html").exists()
+
+
+def test_sweep_summary_marks_runs_it_cannot_read(tmp_path):
+    for number, tau in enumerate([0.2, 0.8]):
+        fake_run(tmp_path / str(number), [f"loss.tau={tau}"], number)
+    (tmp_path / "1" / "metrics.json").write_text("{}")  # changed after training
+    summary = write_summary(tmp_path)
+    assert summary["status"].tolist() == ["complete", "mismatch"]
+    assert "metrics.json: " in summary["problem"].iloc[1]
+    assert summary["fused/micro_f1"].isna().tolist() == [False, True]

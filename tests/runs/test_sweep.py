@@ -37,7 +37,7 @@ def sweep_dir(tmp_path_factory):
 
 def test_sweep_summary_files(sweep_dir):
     summary = pd.read_csv(sweep_dir / "sweep_summary.csv")
-    assert len(summary) == 4 and (summary["status"] == "done").all()
+    assert len(summary) == 4 and (summary["status"] == "complete").all()
     assert sorted(zip(summary["loss.tau"], summary["loss.lam"], strict=True)) == [
         (0.3, 0.2), (0.3, 0.7), (0.8, 0.2), (0.8, 0.7)]  # fmt: skip
     assert (summary["epochs"] == 2).all()

@@ -1,6 +1,7 @@
 """2-process data-parallel training on CPU (gloo) equals one process that sees the same
 global batches (each step: the mean loss of the batches the ranks took): dense and sparse
-embedding gradients, random and positive-aware batches."""
+embedding gradients, random and positive-aware batches. A 2-process run stopped inside an
+epoch (one rank asked) and resumed by 2 processes ends where it ends uninterrupted."""
 
 import os
 import socket
@@ -12,6 +13,7 @@ import torch.multiprocessing as multiprocessing
 from heco_pyg.data import load_synthetic
 from heco_pyg.data.graph import model_arguments, model_inputs
 from heco_pyg.nn import HeCoMean
+from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.training.batches import PositiveIndex
 from heco_pyg.training.loss import HeCoLoss
 from heco_pyg.training.trainer import Objective, Trainer
@@ -48,6 +50,31 @@ def rank_main(rank, port, folder):
         )
         if rank == 0:
             torch.save(model.state_dict(), os.path.join(folder, f"{name}.pt"))
+    torch.distributed.destroy_process_group()
+
+
+def resume_main(rank, port, folder):
+    """Uninterrupted, stopped (rank 1 asks after its 4th step; rank 0 saves), resumed: 2
+    epochs of 9 steps per rank, sparse embedding gradients and positive-aware batches."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank))  # fmt: skip
+    store = RunDir(os.path.join(folder, "run"))
+    asked = []
+    ask = lambda: rank == 1 and len(asked.append(1) or asked) == 4  # noqa: E731
+    for name, options in (("uninterrupted", {}), ("stopped", {"should_stop": ask}),
+                          ("resumed", {"resume": True})):  # fmt: skip
+        should_stop = options.pop("should_stop", None)
+        _, model, inputs, positives = build(sparse_embeddings=True)
+        torch.manual_seed(10 + rank)  # the ranks' dropout draws differ
+        fitter = Trainer(lr=0.01, max_epochs=2, patience=10, batch_size=BATCH, device="cpu",
+                         threads=1, progress=False, seed=0, distributed=True, backend="gloo",
+                         batch_positives=2, checkpoints=store if name != "uninterrupted" else None,
+                         checkpoint_every=0, **options)  # fmt: skip
+        fitter.fit(model, HeCoLoss(0.5, 0.5), inputs, positives, should_stop=should_stop)
+        assert fitter.stopped == (name == "stopped")
+        torch.save({"model": model.state_dict(), "history": [r.loss for r in fitter.history],
+                    "rng": torch.get_rng_state(), "at": (fitter.state.epoch, fitter.state.step)},
+                   os.path.join(folder, f"{name}-{rank}.pt"))  # fmt: skip
     torch.distributed.destroy_process_group()
 
 
@@ -147,3 +174,17 @@ def test_only_rank_zero_logs_info(monkeypatch):
     monkeypatch.setenv("RANK", "1")
     quiet_other_ranks()
     assert root.level == logging.WARNING
+
+
+def test_two_process_run_stopped_and_resumed_equals_uninterrupted(tmp_path):
+    multiprocessing.spawn(resume_main, args=(free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+    saved = RunDir(tmp_path / "run").last_state()
+    assert saved["world_size"] == WORLD and len(saved["ranks"]) == WORLD  # every rank's RNGs
+    for rank in range(WORLD):  # both stopped after the 4th step of epoch 1
+        assert torch.load(tmp_path / f"stopped-{rank}.pt")["at"] == (0, 4)
+        uninterrupted, resumed = (torch.load(tmp_path / f"{name}-{rank}.pt")
+                                  for name in ("uninterrupted", "resumed"))  # fmt: skip
+        assert resumed["history"] == uninterrupted["history"] and len(resumed["history"]) == 2
+        assert torch.equal(resumed["rng"], uninterrupted["rng"])
+        for key, value in uninterrupted["model"].items():
+            assert torch.equal(resumed["model"][key], value), (rank, key)

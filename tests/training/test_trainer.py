@@ -9,6 +9,7 @@ import torch
 from heco_pyg.data import load_synthetic
 from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
 from heco_pyg.nn import HeCo, HeCoMean
+from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.training.loss import HeCoLoss
 from heco_pyg.training.trainer import NonFiniteLossError, Trainer
 from tests.training.test_batches import clustered_positives
@@ -30,13 +31,14 @@ def _mean_model(data, dropout=0.3):
 
 def test_fit_keeps_the_best_state_and_writes_it_as_the_checkpoint(graph, tmp_path):
     model, inputs, positives = _mean_model(graph)
+    run = RunDir(tmp_path)
     trainer = Trainer(max_epochs=6, patience=100, device="cpu", progress=False, lr=0.01,
-                      checkpoint_path=tmp_path / "best.pt")  # fmt: skip
+                      checkpoints=run)  # fmt: skip
     trainer.fit(model, HeCoLoss(), inputs, positives)
     losses = [record.loss for record in trainer.history]
     assert len(losses) == 6 and trainer.best_loss == min(losses)
     assert trainer.best_epoch == losses.index(min(losses)) + 1
-    saved = torch.load(tmp_path / "best.pt", weights_only=True)
+    saved = torch.load(run.checkpoint, weights_only=True)
     assert saved["epoch"] == trainer.best_epoch
     for name, value in model.state_dict().items():  # the model ends with the best weights
         assert torch.equal(saved["model"][name], value), name
