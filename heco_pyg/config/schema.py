@@ -183,6 +183,10 @@ TRAINER = {
         words=("auto",),
     ),  # fmt: skip
     "progress": _s(bool, "show a progress bar"),
+    "checkpoint_every": _s(
+        int, "save the training state every N epochs (0: only on a stop and at the end)", 0
+    ),
+    "resume": _s(bool, "continue the interrupted run in hydra.run.dir from its training state"),
     "distributed": _s(bool, "data-parallel under torchrun (trainer=ddp)"),
     "backend": _s(str, "torch.distributed backend", choices=("auto", "nccl", "gloo")),
 }
@@ -245,6 +249,7 @@ COMMANDS = {
         "optimized_metric": _s(
             str, "the metric returned to sweepers (fused/micro_f1, loss, ...)", null=True
         ),
+        "overwrite": _s(bool, "train into a folder that holds a run (its outputs moved aside)"),
     },
     "prepare": {
         "task_name": _s(str, "names the output folder"),

@@ -61,7 +61,7 @@ def notebook(run: TimedRun, args: argparse.Namespace) -> str:
     """A full-batch fit of ``repeats`` epochs that saves its state every epoch."""
     from benchmarks.epoch import NOTEBOOK_SHAPE
     from heco_pyg.data import load_synthetic
-    from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
+    from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
     from heco_pyg.nn import HeCo
     from heco_pyg.training.loss import HeCoLoss
 
@@ -72,7 +72,7 @@ def notebook(run: TimedRun, args: argparse.Namespace) -> str:
     inputs = model.prepare(**model_inputs(data))
     trainer = Trainer(max_epochs=args.repeats, patience=100, device="cpu", progress=False,
                       checkpoints=run, checkpoint_every=1)  # fmt: skip
-    trainer.fit(model, HeCoLoss(), inputs, data[positive_edge_type("paper")].edge_index)
+    trainer.fit(model, HeCoLoss(), inputs, positive_index(data))
     epoch = statistics.median(r.seconds for r in trainer.history)
     return f"{epoch:.2f} s (full batch)"
 

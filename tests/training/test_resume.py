@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from heco_pyg.data import load_synthetic
-from heco_pyg.data.graph import model_arguments, model_inputs, positive_edge_type
+from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
 from heco_pyg.nn import HeCo
 from heco_pyg.runs import atomic
 from heco_pyg.runs.run_dir import RunDir
@@ -69,7 +69,7 @@ def fit(graph, mode, store=None, resume=False, should_stop=None, checkpoint_ever
                       checkpoint_every=checkpoint_every, **settings)  # fmt: skip
     torch.manual_seed(1)  # the global RNG (dropout, neighbour samples) as fit finds it
     epochs = Epochs()
-    trainer.fit(model, HeCoLoss(), inputs, graph[positive_edge_type("paper")].edge_index,
+    trainer.fit(model, HeCoLoss(), inputs, positive_index(graph),
                 on_epoch=epochs, should_stop=should_stop)  # fmt: skip
     return trainer, model, epochs
 

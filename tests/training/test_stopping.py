@@ -118,9 +118,9 @@ def tiny_problem():
 def test_the_averaged_model_is_returned_and_checkpointed(tmp_path):
     model, loss_fn, inputs, positives = tiny_problem()
     raw_states = []
-    checkpoint_path = tmp_path / "checkpoint.pt"
+    run = RunDir(tmp_path)
     trainer = Trainer(lr=0.01, max_epochs=5, patience=100, ema_decay=0.5, device="cpu",
-                      progress=False, checkpoint_path=checkpoint_path)  # fmt: skip
+                      progress=False, checkpoints=run)  # fmt: skip
     trainer.fit(model, loss_fn, inputs, positives,
                 on_epoch=lambda *_: raw_states.append({k: v.clone() for k, v in
                                                        model.state_dict().items()}))  # fmt: skip
@@ -128,7 +128,7 @@ def test_the_averaged_model_is_returned_and_checkpointed(tmp_path):
     expected = dict(raw_states[0])
     for state in raw_states[1 : trainer.best_epoch]:
         expected = {k: 0.5 * expected[k] + 0.5 * v for k, v in state.items()}
-    checkpoint = torch.load(checkpoint_path, weights_only=True)
+    checkpoint = torch.load(run.checkpoint, weights_only=True)
     assert checkpoint["epoch"] == trainer.best_epoch
     for key, value in expected.items():
         assert torch.allclose(checkpoint["model"][key], value, atol=1e-6), key
