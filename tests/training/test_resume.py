@@ -21,6 +21,8 @@ EPOCHS = 4
 MODES = {
     "full batch": dict(batch_size=None),
     "mini-batch": dict(batch_size=64, batch_positives=2, sparse=True),
+    # The stable recipe's stabiliser: its smoothing window and weight average resume too.
+    "stable": dict(batch_size=None, ema_decay=0.5, smoothing=2, min_delta=0.001),
 }
 
 
@@ -98,13 +100,15 @@ def assert_same_run(resumed, reference):
 def test_stopped_and_resumed_equals_uninterrupted(graph, uninterrupted, tmp_path, mode):
     store = RunDir(tmp_path)
     # Full batch: after epoch 2; mini-batch (about 10 steps an epoch): inside epoch 2.
-    calls = 2 if mode == "full batch" else 14
+    calls = 14 if mode == "mini-batch" else 2
     stopped, _, _ = fit(graph, mode, store, should_stop=StopAfter(calls), checkpoint_every=0)
     assert stopped.stopped and len(stopped.history) < EPOCHS
     saved = store.last_state()["loop"]
     assert (saved["epoch"], saved["step"] > 0) == (
-        (2, False) if mode == "full batch" else (1, True)
+        (1, True) if mode == "mini-batch" else (2, False)
     )
+    if mode == "stable":  # the window and the average are part of the saved state
+        assert len(saved["stopping"]["recent"]) == 2 and saved["average"] is not None
     assert_same_run(fit(graph, mode, store, resume=True), uninterrupted[mode])
 
 
