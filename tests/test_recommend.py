@@ -17,17 +17,20 @@ from tests.conftest import TINY_SYNTHETIC, compose_config
 from tests.helpers.runs import TAMPERINGS, tamper
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """A tiny finished run (mean aggregation: cold start is deterministic)."""
-    root = tmp_path_factory.mktemp("recommend")
-    cfg = compose_config([*TINY_SYNTHETIC, "logger=none", "model=heco_mean"])
+def finished_run(root, model: str):
+    cfg = compose_config([*TINY_SYNTHETIC, "logger=none", f"model={model}"])
     with open_dict(cfg):
         cfg.paths.output_dir = str(root)
     (root / ".hydra").mkdir()
     OmegaConf.save(cfg, root / ".hydra" / "config.yaml")
     train(cfg, root)
     return root
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A tiny finished run (mean aggregation: cold start is deterministic)."""
+    return finished_run(tmp_path_factory.mktemp("recommend"), "heco_mean")
 
 
 @pytest.fixture
@@ -160,14 +163,7 @@ def test_bad_record_files_name_the_file(tmp_path, content, message):
 @pytest.fixture(scope="module")
 def attention_run_dir(tmp_path_factory):
     """A tiny finished run of the attention model: cold start samples neighbours."""
-    root = tmp_path_factory.mktemp("recommend_attention")
-    cfg = compose_config([*TINY_SYNTHETIC, "logger=none", "model=heco"])
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(root)
-    (root / ".hydra").mkdir()
-    OmegaConf.save(cfg, root / ".hydra" / "config.yaml")
-    train(cfg, root)
-    return root
+    return finished_run(tmp_path_factory.mktemp("recommend_attention"), "heco")
 
 
 def _record_of(run_dir, row, paper_id):

@@ -103,6 +103,28 @@ def _auc(labels: np.ndarray, probability: np.ndarray) -> float:
     return float(np.mean([roc_auc_score(labels == c, probability[:, c]) for c in present]))
 
 
+class BestValidation:
+    """Per repetition, the test F1 at the step of best validation F1 (Macro-F1 and
+    Micro-F1 tracked separately; strictly better only, so the first best step wins, as the
+    official ``list.index(max(...))``)."""
+
+    def __init__(self, repeats: int) -> None:
+        self.val_macro = torch.full((repeats,), -1.0)
+        self.val_micro = torch.full((repeats,), -1.0)
+        self.test_macro, self.test_micro = torch.zeros(repeats), torch.zeros(repeats)
+
+    def update(self, val_macro: Tensor, val_micro: Tensor, macro: Tensor, micro: Tensor
+               ) -> Tensor:  # fmt: skip
+        """Records one step's scores; returns which repetitions improved their val Micro-F1
+        (the step whose test logits the AUC reads)."""
+        better_macro, better_micro = val_macro > self.val_macro, val_micro > self.val_micro
+        self.val_macro = torch.where(better_macro, val_macro, self.val_macro)
+        self.val_micro = torch.where(better_micro, val_micro, self.val_micro)
+        self.test_macro = torch.where(better_macro, macro, self.test_macro)
+        self.test_micro = torch.where(better_micro, micro, self.test_micro)
+        return better_micro
+
+
 def linear_probe(
     embeddings: Tensor,
     labels: Tensor,
@@ -137,10 +159,7 @@ def linear_probe(
     x_val, y_val = embeddings[val], labels[val]
     x_test, y_test = embeddings[test], labels[test]
     x_evaluate = torch.cat([x_val, x_test])
-    best_val_macro = torch.full((repeats,), -1.0)
-    best_val_micro = torch.full((repeats,), -1.0)
-    test_macro = torch.zeros(repeats)
-    test_micro = torch.zeros(repeats)
+    best = BestValidation(repeats)
     best_logits = torch.zeros(len(test), repeats, num_classes)
     for _ in range(settings.steps):
         optimizer.zero_grad(set_to_none=True)
@@ -155,17 +174,12 @@ def linear_probe(
             logits, predicted = _predict(x_evaluate, weight, bias)
             val_macro, val_micro = f1_scores(predicted[:, : len(val)], y_val, num_classes)
             macro, micro = f1_scores(predicted[:, len(val) :], y_test, num_classes)
-            better_macro = val_macro > best_val_macro  # strict: the first best step wins
-            better_micro = val_micro > best_val_micro
-            best_val_macro = torch.where(better_macro, val_macro, best_val_macro)
-            best_val_micro = torch.where(better_micro, val_micro, best_val_micro)
-            test_macro = torch.where(better_macro, macro, test_macro)
-            test_micro = torch.where(better_micro, micro, test_micro)
+            better_micro = best.update(val_macro, val_micro, macro, micro)
             best_logits[:, better_micro] = logits[len(val) :, better_micro]
     probability = torch.softmax(best_logits, dim=-1).transpose(0, 1).numpy()
     y_test = y_test.numpy()
     auc = np.array([_auc(y_test, probability[r]) for r in range(repeats)])
-    return {"macro_f1": test_macro.numpy(), "micro_f1": test_micro.numpy(), "auc": auc}
+    return {"macro_f1": best.test_macro.numpy(), "micro_f1": best.test_micro.numpy(), "auc": auc}
 
 
 def labels_per_class(labels: np.ndarray, per_class: int) -> dict[int, int]:
@@ -267,9 +281,7 @@ def split_probes(
     train_index = torch.stack([torch.from_numpy(split[0]) for split in splits])  # [R, T]
     x_train = torch.gather(x, 1, train_index[..., None].expand(-1, -1, channels))
     y_train = labels[train_index]
-    best_val_macro = torch.full((len(splits),), -1.0)
-    best_val_micro = torch.full((len(splits),), -1.0)
-    test_macro, test_micro = torch.zeros(len(splits)), torch.zeros(len(splits))
+    best = BestValidation(len(splits))
     best_logits = torch.zeros(len(splits), num_nodes, num_classes)
     for _ in range(settings.steps):
         optimizer.zero_grad(set_to_none=True)
@@ -282,18 +294,13 @@ def split_probes(
             predicted = logits.argmax(dim=-1)
             val_macro, val_micro = masked_f1_scores(predicted, labels, val_mask, num_classes)
             macro, micro = masked_f1_scores(predicted, labels, test_mask, num_classes)
-            better_macro = val_macro > best_val_macro  # strict: the first best step wins
-            better_micro = val_micro > best_val_micro
-            best_val_macro = torch.where(better_macro, val_macro, best_val_macro)
-            best_val_micro = torch.where(better_micro, val_micro, best_val_micro)
-            test_macro = torch.where(better_macro, macro, test_macro)
-            test_micro = torch.where(better_micro, micro, test_micro)
+            better_micro = best.update(val_macro, val_micro, macro, micro)
             best_logits[better_micro] = logits[better_micro]
     probability = torch.softmax(best_logits, dim=-1).numpy()
     y = labels.numpy()
     auc = np.array([_auc(y[test_mask[r].numpy()], probability[r][test_mask[r].numpy()])
                     for r in range(len(splits))])  # fmt: skip
-    return {"macro_f1": test_macro.numpy(), "micro_f1": test_micro.numpy(), "auc": auc}
+    return {"macro_f1": best.test_macro.numpy(), "micro_f1": best.test_micro.numpy(), "auc": auc}
 
 
 def probe_f1(
