@@ -147,6 +147,14 @@ def read_artifacts(path: str | os.PathLike) -> HeteroData:
                     f"declares {bound} {what}s"
                 )
         schema_edges[neighbour] = edges
+        referenced = len(np.unique(edges[:, 1])) if len(edges) else 0
+        if features[neighbour] is None and count > 2 * max(referenced, 1):
+            log.warning(
+                "%s: declares %d %ss but %s references only %d; the other %d rows of the "
+                "learnable %s table are never read (is num_%ss right?)",
+                root / "meta.json", count, neighbour, file.name, referenced, count - referenced,
+                neighbour, neighbour,
+            )  # fmt: skip
     stored_density = {
         name: _check_metapath(root / f"metapath_{name}.npz", n_paper) for name in ("PAP", "PCP")
     }

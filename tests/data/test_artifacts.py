@@ -129,3 +129,14 @@ def test_constant_features_are_warned_about(artifacts, caplog):
     np.savez(artifacts / "features_papers.npz", X=np.zeros_like(x))
     read_artifacts(artifacts)
     assert "features_papers.npz: every row of X is the same" in caplog.text
+
+
+def test_a_featureless_table_far_larger_than_its_edges_is_warned_about(artifacts, caplog):
+    read_artifacts(artifacts)
+    assert "rows of the" not in caplog.text  # the generated graph uses its authors
+    meta = json.loads((artifacts / "meta.json").read_text())
+    (artifacts / "meta.json").write_text(json.dumps(meta | {"num_authors": 100_000}))
+    np.savez(artifacts / "features_authors.npz", X=np.zeros((100_000, 0), dtype=np.float32))
+    read_artifacts(artifacts)
+    assert "meta.json: declares 100000 authors but edges_PA.npz references only" in caplog.text
+    assert "is num_authors right?" in caplog.text
