@@ -111,8 +111,8 @@ def test_prepare_never_shows_the_key(tmp_path, fake_api, mode, on_command_line):
     if mode == "slow":
         assert result.returncode == 0, result.stderr
         assert fake_api.seen["slow"] >= 3  # the 429 was retried, then two pages
-    else:
-        assert result.returncode == 2, result.stderr
+    else:  # an unreachable or refusing API is bad input, not a bad command line: exit 1
+        assert result.returncode == 1, result.stderr
         assert "Traceback" not in result.stderr
         assert result.stderr.strip().splitlines()[-1].startswith("error: ")
     assert hits(result, tmp_path) == []
