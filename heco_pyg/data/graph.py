@@ -53,26 +53,23 @@ def metapath_edge_type(target: str, metapath: str) -> tuple[str, str, str]:
     return (target, metapath, target)
 
 
+def _graph_index(data: HeteroData, name: str, what: str, remedy: str) -> Tensor:
+    index = getattr(data, name, None)
+    if index is None:
+        raise DataError(f"{getattr(data, 'name', 'graph')}: no {what} (data.{name}); {remedy}")
+    return index
+
+
 def positive_index(data: HeteroData) -> Tensor:
     """The graph's HeCo positives ``[2, P]`` (anchor, positive), self included."""
-    index = getattr(data, "positive_index", None)
-    if index is None:
-        raise DataError(
-            f"{getattr(data, 'name', 'graph')}: no positives (data.positive_index); build the "
-            "graph with heco_pyg.data.pipeline.prepare_paper_graph or AddPositives"
-        )
-    return index
+    return _graph_index(data, "positive_index", "positives", "build the graph with "
+                        "heco_pyg.data.pipeline.prepare_paper_graph or AddPositives")  # fmt: skip
 
 
 def citation_index(data: HeteroData) -> Tensor:
     """The graph's within-set citations ``[2, E]`` (citing, cited), evaluation only."""
-    index = getattr(data, "citation_index", None)
-    if index is None:
-        raise DataError(
-            f"{getattr(data, 'name', 'graph')}: no citations (data.citation_index); "
-            "task=recommend needs a data source that keeps within-set citations"
-        )
-    return index
+    return _graph_index(data, "citation_index", "citations", "task=recommend needs a data "
+                        "source that keeps within-set citations")  # fmt: skip
 
 
 def _check_features(x: np.ndarray | Tensor, rows: int, where: str) -> Tensor:

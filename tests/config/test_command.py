@@ -4,18 +4,16 @@ user errors are one line and a non-zero exit; HYDRA_FULL_ERROR=1 keeps the trace
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import threading
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, TINY_SYNTHETIC
+from tests.helpers.fake_http import JsonHandler, start_server
 from tests.helpers.openalex_factory import page, work
 
 ENV_KEY, LINE_KEY = "ENVSECRET999", "CLISECRET777"
@@ -30,7 +28,7 @@ class HostileOpenAlex:
         self.seen: dict[str, int] = {}
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self) -> None:  # noqa: N802
                 mode = self.path.split("/")[1]
                 count = fake.seen[mode] = fake.seen.get(mode, 0) + 1
@@ -38,32 +36,18 @@ class HostileOpenAlex:
                 body = page(WORKS[:30] if cursor == "*" else WORKS[30:],
                             "c1" if cursor == "*" else None)  # fmt: skip
                 if mode == "forbidden":
-                    return self._answer(403, {"error": f"bad key in {self.path}"})
+                    return self.answer(403, {"error": f"bad key in {self.path}"})
                 if mode == "slow" and count == 1:
-                    return self._answer(429, {}, {"Retry-After": formatdate(usegmt=True)})
+                    return self.answer(429, {}, {"Retry-After": formatdate(usegmt=True)})
                 if mode == "broken":
                     self.send_response(200)
                     self.send_header("Content-Length", "100000")
                     self.end_headers()
                     self.wfile.write(b'{"results": [')
                     return None
-                return self._answer(200, body)
+                return self.answer(200, body)
 
-            def _answer(self, status, body, headers=None) -> None:
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.url = start_server(Handler)
 
 
 @pytest.fixture

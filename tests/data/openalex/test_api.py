@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -12,6 +10,7 @@ import pytest
 from heco_pyg.data.graph import DataError
 from heco_pyg.data.openalex import ingest_works
 from heco_pyg.data.openalex.api import OpenAlexClient, OpenAlexUnavailable, filter_string
+from tests.helpers.fake_http import JsonHandler, start_server
 from tests.helpers.openalex_factory import page, work
 
 QUERY = {"filter": {"topics.id": "T13438", "publication_year": "2018-2024"}, "max_works": None}
@@ -33,37 +32,22 @@ class FakeOpenAlex:
         self.fail_at: str | None = None
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 url = urlparse(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 fake.requests.append(query)
                 if fake.too_many_first > 0:
                     fake.too_many_first -= 1
-                    self._answer(429, {"error": "slow down"}, {"Retry-After": "0"})
+                    self.answer(429, {"error": "slow down"}, {"Retry-After": "0"})
                 elif query.get("cursor") == fake.fail_at:
-                    self._answer(503, {"error": "unavailable"})
+                    self.answer(503, {"error": "unavailable"})
                 elif url.path != "/works" or query.get("cursor") not in fake.pages:
-                    self._answer(400, {"error": f"bad request {self.path}"})
+                    self.answer(400, {"error": f"bad request {self.path}"})
                 else:
-                    self._answer(200, fake.pages[query["cursor"]])
+                    self.answer(200, fake.pages[query["cursor"]])
 
-            def _answer(self, status, body, headers=None) -> None:
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.url = start_server(Handler)
 
     def cursors(self) -> list[str]:
         return [r.get("cursor") for r in self.requests]
