@@ -116,6 +116,9 @@ DATA = {
         ),
         "text_features": _s(str, "paper text features", choices=("tfidf", "minilm")),
         "text_dim": _s(int, "text feature dimensions", 1, 4096),
+        "text_fit_size": _s(
+            int, "tfidf: fitted on the first this many papers' texts, the rest streamed", 2
+        ),
         "concept_features": _s(str, "concept features", choices=("text", "learnable")),
         "on_bad_record": _s(
             str,

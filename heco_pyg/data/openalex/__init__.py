@@ -21,8 +21,8 @@ from torch_geometric.data import HeteroData
 from heco_pyg.data.graph import DataError
 from heco_pyg.data.openalex.api import API_URL, OpenAlexClient, query_hash, query_parameters
 from heco_pyg.data.openalex.cache import GraphCache, cache_key, fingerprint_files
-from heco_pyg.data.openalex.features import text_features as featurise
-from heco_pyg.data.openalex.graph import WorkReducer, assemble_graph, concept_order
+from heco_pyg.data.openalex.features import TextFeaturiser
+from heco_pyg.data.openalex.graph import Work, WorkReducer, assemble_graph, concept_order
 from heco_pyg.data.openalex.records import (
     BadRecordHandler,
     ReadStats,
@@ -41,14 +41,22 @@ def read_works(
     files: list[Path],
     reducer: WorkReducer,
     stats: ReadStats,
+    featuriser: TextFeaturiser,
     on_bad_record: str = "raise",
     max_works: int | None = None,
 ) -> dict:
-    """``{work id: Work}``: the newest version of each work in ``files``."""
+    """``{work id: Work}``: the newest version of each work in ``files``; each work's text
+    goes to ``featuriser`` (row = the work's position) as it is read."""
     works = iter_works(files, on_bad_record, stats)
     if max_works is not None:
         works = itertools.islice(works, max_works)
-    return latest_by_id(works, reducer, stats)
+
+    def keep(slot: int, reduced: tuple) -> Work:
+        work, text = reduced
+        featuriser.add(slot, text)
+        return work
+
+    return latest_by_id(works, reducer, stats, keep)
 
 
 def _ingestion_stats(works: Mapping, reducer: WorkReducer, stats: ReadStats) -> dict[str, Any]:
@@ -62,7 +70,7 @@ def _ingestion_stats(works: Mapping, reducer: WorkReducer, stats: ReadStats) -> 
         "papers_without_concepts": sum(not w.concepts for w in records),
         "papers_without_abstract": sum(not w.has_abstract for w in records),
         "papers_without_title": sum(not w.has_title for w in records),
-        "papers_without_text": sum(not w.text for w in records),
+        "papers_without_text": sum(not w.has_text for w in records),
     }
 
 
@@ -75,6 +83,7 @@ def ingest_works(
     label: str = "field",
     text_features: str = "tfidf",
     text_dim: int = 128,
+    text_fit_size: int = 20_000,
     concept_features: str = "text",
     on_bad_record: str = "raise",
     data_dir: str | os.PathLike | None = None,
@@ -125,23 +134,22 @@ def ingest_works(
         raise DataError(f"unknown OpenAlex source {source!r}; expected works|api")
     settings = {
         "concepts": concepts, "min_concept_score": min_concept_score, "label": label,
-        "text_features": text_features, "text_dim": text_dim,
+        "text_features": text_features, "text_dim": text_dim, "text_fit_size": text_fit_size,
         "concept_features": concept_features, "on_bad_record": on_bad_record, "seed": seed,
     }  # fmt: skip
 
     def build() -> dict:
         stats = ReadStats()
+        featuriser = TextFeaturiser(text_features, text_dim, seed, text_fit_size)
         reducer = WorkReducer(
-            concepts, min_concept_score, label, BadRecordHandler(on_bad_record, stats)
-        )
-        works = read_works(files, reducer, stats, on_bad_record, max_works)
+            concepts, min_concept_score, label, BadRecordHandler(on_bad_record, stats),
+            featuriser.document,
+        )  # fmt: skip
+        works = read_works(files, reducer, stats, featuriser, on_bad_record, max_works)
         if not works:
             raise DataError(f"{where}: no OpenAlex works found")
         names = [reducer.concept_names.get(c, "") for c in concept_order(works)]
-        texts = [w.text for w in works.values()]
-        paper_x, concept_x = featurise(
-            texts, names if concept_features == "text" else None, text_features, text_dim, seed
-        )
+        paper_x, concept_x = featuriser.finish(names if concept_features == "text" else None)
         data = assemble_graph(works, reducer, paper_x, concept_x, where)
         data.ingest_stats = _ingestion_stats(works, reducer, stats)
         return {"data": data, "ids": {"paper": list(works), **data.node_ids_by_type}}

@@ -18,8 +18,9 @@ reduced works are assembled with vectorised id maps (``pandas.factorize``):
 
 from __future__ import annotations
 
+import itertools
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +40,9 @@ LABELS = ("field", "subfield", "none")
 class Work:
     """The fields of one work the graph needs."""
 
-    text: str  # title + "\n" + abstract, stripped: the one copy of the text
+    title: str  # its first line, stripped (papers.csv); the text itself goes to the featuriser
     has_title: bool
+    has_text: bool
     doi: str  # as OpenAlex gives it (https://doi.org/...), or ""
     has_abstract: bool
     authors: tuple[str, ...]
@@ -51,12 +53,54 @@ class Work:
     references: np.ndarray  # int64 work numbers (W123 -> 123): 8 bytes each, not a URL string
 
 
+def _abstract_positions(index: Mapping[str, list[int]]) -> tuple[list, np.ndarray] | None:
+    """``(position lists, all positions)`` when every position is a non-negative 64-bit
+    integer (checked at numpy's speed), else None."""
+    lists = list(index.values())
+    if not all(type(positions) is list for positions in lists):
+        return None
+    positions = np.array(list(itertools.chain.from_iterable(lists)))
+    if positions.dtype.kind != "i" or (positions.size and positions.min() < 0):
+        return None
+    return lists, positions
+
+
 def rebuild_abstract(index: Mapping[str, list[int]] | None) -> str:
-    """The abstract text from OpenAlex's ``abstract_inverted_index`` (word -> positions)."""
+    """The abstract text from OpenAlex's ``abstract_inverted_index`` (word -> positions).
+
+    A position held by two words goes to the later one. A malformed index raises a
+    ``TypeError`` naming the offending word.
+    """
     if not index:
         return ""
     if not isinstance(index, Mapping):
         raise TypeError(f"abstract_inverted_index must be an object, got {type(index).__name__}")
+    checked = _abstract_positions(index)
+    if checked is None:
+        return _rebuild_abstract_checked(index)
+    lists, positions = checked
+    owner = np.repeat(np.arange(len(lists)), [len(p) for p in lists])
+    order = np.argsort(positions, kind="stable")
+    ordered = positions[order]
+    last = np.append(ordered[1:] != ordered[:-1], True)  # the later word wins
+    words = list(index)
+    return " ".join([words[i] for i in owner[order][last].tolist()])
+
+
+def check_abstract(index: Mapping[str, list[int]] | None) -> bool:
+    """Whether the work has an abstract; a malformed index raises like
+    :func:`rebuild_abstract` (without rebuilding the text when it is well formed)."""
+    if not index:
+        return False
+    if not isinstance(index, Mapping):
+        raise TypeError(f"abstract_inverted_index must be an object, got {type(index).__name__}")
+    checked = _abstract_positions(index)
+    if checked is None:
+        return bool(_rebuild_abstract_checked(index))
+    return bool(checked[1].size) and any(index)
+
+
+def _rebuild_abstract_checked(index: Mapping[str, list[int]]) -> str:
     words: dict[int, str] = {}
     for word, positions in index.items():
         if not isinstance(positions, list):
@@ -94,8 +138,14 @@ def _score_ok(entry: dict, key: str, min_score: float) -> bool:
     return score >= min_score
 
 
+def _text_of(title: str, abstract_index: Mapping | None) -> str:
+    return f"{title}\n{rebuild_abstract(abstract_index)}".strip()
+
+
 class WorkReducer:
-    """Callable ``(location, work) -> Work | None`` for :func:`records.latest_by_id`.
+    """Callable ``(location, work) -> (Work, document) | None`` for
+    :func:`records.latest_by_id`; ``document(title, abstract_index)`` makes the text for
+    the featuriser (:meth:`TextFeaturiser.document`; default: title and abstract text).
 
     Collects concept display names and levels (``self.concept_names``,
     ``self.concept_levels``) as it goes. A work with a field of the wrong type is a bad
@@ -108,6 +158,7 @@ class WorkReducer:
         min_concept_score: float = 0.1,
         label: str = "field",
         on_bad: BadRecordHandler | None = None,
+        document: Callable[[str, Mapping | None], Any] | None = None,
     ) -> None:
         if concepts not in CONCEPT_KINDS:
             raise DataError(f"data.concepts={concepts!r}; expected one of {CONCEPT_KINDS}")
@@ -117,6 +168,7 @@ class WorkReducer:
         self.min_concept_score = float(min_concept_score)
         self.label = label
         self.on_bad = on_bad or BadRecordHandler("raise")
+        self.document = document or _text_of
         self.concept_names: dict[str, str] = {}
         self.concept_levels: dict[str, int] = {}
         self.label_names: dict[str, str] = {}
@@ -153,7 +205,7 @@ class WorkReducer:
         self.label_names.setdefault(level["id"], _text(level.get("display_name"), self.label))
         return level["id"]
 
-    def reduce(self, work: dict) -> Work:
+    def reduce(self, work: dict) -> tuple[Work, Any]:
         authors, null_ids = [], 0
         for authorship in _list(work, "authorships"):
             author = authorship.get("author") if isinstance(authorship, dict) else None
@@ -168,21 +220,23 @@ class WorkReducer:
             if key is not None:
                 references.append(int(key[len(WORK_URL) + 1 :]))
         title = _text(work.get("title") or work.get("display_name"), "title")
-        abstract = rebuild_abstract(work.get("abstract_inverted_index"))
+        index = work.get("abstract_inverted_index")
+        has_abstract = check_abstract(index)
         return Work(
-            text=f"{title}\n{abstract}".strip(),
+            title=title.strip().split("\n", 1)[0],
             has_title=bool(title),
+            has_text=bool(title.strip()) or has_abstract,
             doi=work.get("doi") if isinstance(work.get("doi"), str) else "",
-            has_abstract=bool(abstract),
+            has_abstract=has_abstract,
             authors=tuple(dict.fromkeys(authors)),
             null_author_ids=null_ids,
             authors_truncated=bool(work.get("is_authors_truncated")),
             concepts=self._concepts(work),
             label=self._label(work),
             references=np.array(references, dtype=np.int64),
-        )
+        ), self.document(title, index if has_abstract else None)
 
-    def __call__(self, location: Location, work: dict) -> Work | None:
+    def __call__(self, location: Location, work: dict) -> tuple[Work, Any] | None:
         try:
             return self.reduce(work)
         except (TypeError, AttributeError) as error:
@@ -249,7 +303,7 @@ def assemble_graph(
     data.label_names = [reducer.label_names.get(c, c) for c in data.label_ids]
     data.node_ids_by_type = {"author": list(author_ids), "concept": concept_ids}
     # For recommendation output (runs write them to papers.csv).
-    data["paper"].titles = [w.text.split("\n", 1)[0] if w.has_title else "" for w in records]
+    data["paper"].titles = [w.title for w in records]
     data["paper"].dois = [w.doi for w in records]
     data.concept_kind = reducer.concepts
     return data

@@ -141,3 +141,27 @@ def test_titles_and_dois_are_kept_for_recommendation(shared_dir):
     assert data["paper"].node_ids == ["https://openalex.org/W2741809807"]
     assert data["paper"].titles[0].startswith("The state of OA")
     assert data["paper"].dois[0] == "https://doi.org/10.7717/peerj.4375"
+
+
+def test_rebuild_abstract_fast_path_equals_the_checking_loop():
+    """Random indexes, shared and repeated positions included, and malformed ones: the
+    vectorised rebuild gives the loop's text or the loop's error."""
+    import random
+
+    from heco_pyg.data.openalex.graph import _rebuild_abstract_checked, check_abstract
+
+    rng = random.Random(0)
+    for _ in range(500):
+        index: dict = {}
+        for position in range(rng.randint(0, 20)):
+            index.setdefault(rng.choice("abcdef"), []).append(
+                position if rng.random() > 0.2 else rng.randint(0, 20)
+            )
+        assert rebuild_abstract(index) == _rebuild_abstract_checked(index), index
+        assert check_abstract(index) == bool(_rebuild_abstract_checked(index)), index
+    for bad, message in (({"a": [1, "x"]}, "has position 'x'"), ({"a": [-1]}, "position -1"),
+                         ({"a": "12"}, "must be a list"), ({"a": [1.5]}, "position 1.5")):  # fmt: skip
+        with pytest.raises(TypeError, match=message):
+            rebuild_abstract(bad)
+        with pytest.raises(TypeError, match=message):
+            check_abstract(bad)
