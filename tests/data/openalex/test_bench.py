@@ -12,7 +12,7 @@ def test_generated_works_read_back_with_duplicates(tmp_path, shared_dir):
     sys.path.insert(0, str(ROOT / "scripts"))
     from benchmarks.ingest import generate
 
-    generate(str(shared_dir / "data/openalex"), tmp_path, works=300, parts=3, gzip=True,
+    generate(str(shared_dir / "data/openalex"), tmp_path, works=300, parts=3, gzip_parts=True,
              duplicates=0.1, seed=0)  # fmt: skip
     stats = ReadStats()
     kept = latest_by_id(iter_works(tmp_path, stats=stats), lambda _, w: w["updated_date"], stats)
