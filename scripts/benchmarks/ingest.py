@@ -89,7 +89,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--parts", type=int, default=8, help="gzip JSON Lines files to write")
     parser.add_argument("--duplicates", type=float, default=0.01, help="fraction written twice")
     parser.add_argument("--modes", default="plain,prepare", help="plain,prepare,stream")
-    parser.add_argument("--folder", default=None, help="where to write (default: a temp dir)")
+    parser.add_argument("--folder", default=None,
+                        help="where to write (default: a temp dir); parts already in "
+                             "FOLDER/<works> are reused")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -167,14 +169,16 @@ def run(args) -> None:
     for works in args.works:
         with tempfile.TemporaryDirectory(prefix="heco_ingest_") as temporary:
             folder = Path(args.folder or temporary) / str(works)
-            size = generate(args.source, folder, works, args.parts, True, args.duplicates,
-                            args.seed)  # fmt: skip
+            if not list(folder.glob("*.gz")):
+                generate(args.source, folder, works, args.parts, True, args.duplicates, args.seed)
+            parts = sorted(folder.glob("*.gz"))
+            size = sum(p.stat().st_size for p in parts)
             plain = None
             for mode in args.modes.split(","):
                 result = _child(mode, folder)
                 plain = result["seconds"] if mode == "plain" else plain
                 ratio = f"{result['seconds'] / plain:.2f}" if plain else "-"
-                print(f"| {works:,} | {args.parts} ({size / 2**20:,.0f}) | {mode} | "
+                print(f"| {works:,} | {len(parts)} ({size / 2**20:,.0f}) | {mode} | "
                       f"{result['records']:,} | {result['seconds']:.1f} | "
                       f"{works / result['seconds']:,.0f} | {result['peak_mib']:,.0f} | {ratio} |",
                       flush=True)  # fmt: skip

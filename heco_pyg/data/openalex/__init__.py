@@ -12,11 +12,14 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-from collections.abc import Mapping
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from torch_geometric.data import HeteroData
+from tqdm.auto import tqdm
 
 from heco_pyg.data.graph import DataError
 from heco_pyg.data.openalex.api import API_URL, OpenAlexClient, query_hash, query_parameters
@@ -35,6 +38,10 @@ from heco_pyg.data.secrets import read_api_key
 __all__ = ["OpenAlexClient", "ingest_works", "read_works"]
 
 log = logging.getLogger(__name__)
+
+#: Off a terminal, reading logs a line this often (seconds), checking the clock every
+#: REPORT_EVERY records.
+REPORT_SECONDS, REPORT_EVERY = 30.0, 1000
 
 
 def read_works(
@@ -56,7 +63,23 @@ def read_works(
         featuriser.add(slot, text)
         return work
 
-    return latest_by_id(works, reducer, stats, keep)
+    return latest_by_id(_reported(works, stats, len(files)), reducer, stats, keep)
+
+
+def _reported(works: Iterable, stats: ReadStats, num_files: int) -> Iterator:
+    """``works`` with a bar on a terminal, else a log line every
+    :data:`REPORT_SECONDS`: records read, files, works per second."""
+    start = last = time.perf_counter()
+    bar = tqdm(desc="read", unit=" records", disable=not sys.stderr.isatty(), mininterval=1)
+    with bar:
+        for count, item in enumerate(works, start=1):
+            bar.update()
+            if not count % REPORT_EVERY and time.perf_counter() - last > REPORT_SECONDS:
+                last = time.perf_counter()
+                if bar.disable:
+                    log.info("read: %s records, file %d of %d, %.0f records/s", f"{count:,}",
+                             stats.files, num_files, count / (last - start))  # fmt: skip
+            yield item
 
 
 def _ingestion_stats(works: Mapping, reducer: WorkReducer, stats: ReadStats) -> dict[str, Any]:
@@ -145,13 +168,27 @@ def ingest_works(
             concepts, min_concept_score, label, BadRecordHandler(on_bad_record, stats),
             featuriser.document,
         )  # fmt: skip
+        start = time.perf_counter()
         works = read_works(files, reducer, stats, featuriser, on_bad_record, max_works)
         if not works:
             raise DataError(f"{where}: no OpenAlex works found")
+        read = time.perf_counter() - start
         names = [reducer.concept_names.get(c, "") for c in concept_order(works)]
         paper_x, concept_x = featuriser.finish(names if concept_features == "text" else None)
+        features = time.perf_counter() - start - read
         data = assemble_graph(works, reducer, paper_x, concept_x, where)
-        data.ingest_stats = _ingestion_stats(works, reducer, stats)
+        seconds = {
+            "read_and_reduce": read - featuriser.seconds_during_read,
+            "text_features": features + featuriser.seconds_during_read,
+            "assemble_graph": time.perf_counter() - start - read - features,
+        }
+        data.ingest_stats = {**_ingestion_stats(works, reducer, stats), "seconds": seconds}
+        log.info(
+            "ingested %s records (%s works) from %d files in %.1f s (%.0f records/s): read and "
+            "reduce %.1f s, text features %.1f s, graph %.1f s", f"{stats.records:,}",
+            f"{len(works):,}", stats.files, sum(seconds.values()),
+            stats.records / max(sum(seconds.values()), 1e-9), *seconds.values(),
+        )  # fmt: skip
         return {"data": data, "ids": {"paper": list(works), **data.node_ids_by_type}}
 
     cache = GraphCache(Path(data_dir) / "processed" if data_dir is not None else None)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -45,7 +46,7 @@ def words(text: str) -> list[str]:
     return [word for word in WORD.findall(text.lower()) if word not in stop]
 
 
-@functools.lru_cache(maxsize=1_000_000)
+@functools.lru_cache(maxsize=200_000)  # ~50 MB at most
 def _key_words(key: str) -> tuple[str, ...]:
     return tuple(words(key))
 
@@ -169,6 +170,7 @@ class TextFeaturiser:
         self._documents: list = []
         self._x: np.ndarray | None = None
         self.num_rows = 0
+        self.seconds_during_read = 0.0  # fitting and transforming inside add()
 
     @property
     def fitted(self) -> bool:
@@ -185,6 +187,12 @@ class TextFeaturiser:
         self._rows.append(row)
         self._documents.append(document)
         self.num_rows = max(self.num_rows, row + 1)
+        if len(self._rows) > min(self.fit_size, self.chunk_size) - 1:
+            start = time.perf_counter()
+            self._fit_or_flush()
+            self.seconds_during_read += time.perf_counter() - start
+
+    def _fit_or_flush(self) -> None:
         if not self.fitted and len(self._rows) > self.fit_size:
             rows, documents = _last_per_row(self._rows, self._documents)
             self._rows, self._documents = [], []

@@ -165,3 +165,18 @@ def test_rebuild_abstract_fast_path_equals_the_checking_loop():
             rebuild_abstract(bad)
         with pytest.raises(TypeError, match=message):
             check_abstract(bad)
+
+
+def test_ingestion_reports_progress_and_phase_seconds(tmp_path, monkeypatch, caplog):
+    import heco_pyg.data.openalex as openalex
+
+    monkeypatch.setattr(openalex, "REPORT_SECONDS", 0.0)
+    monkeypatch.setattr(openalex, "REPORT_EVERY", 2)
+    with caplog.at_level("INFO", logger="heco_pyg.data.openalex"):
+        data = build(tmp_path, [work(i) for i in range(1, 6)])
+    reads = [r.getMessage() for r in caplog.records if r.getMessage().startswith("read: ")]
+    assert reads[0].startswith("read: 2 records, file 1 of 1") and len(reads) == 2
+    assert "ingested 5 records (5 works) from 1 files" in caplog.text
+    seconds = data.ingest_stats["seconds"]
+    assert set(seconds) == {"read_and_reduce", "text_features", "assemble_graph"}
+    assert all(value >= 0 for value in seconds.values())
