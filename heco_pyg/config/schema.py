@@ -116,6 +116,12 @@ DATA = {
         ),
         "text_features": _s(str, "paper text features", choices=("tfidf", "minilm")),
         "text_dim": _s(int, "text feature dimensions", 1, 4096),
+        "read_workers": _s(
+            int,
+            "processes reading snapshot parts at once: auto = the CPUs other jobs leave free",
+            1,
+            words=("auto",),
+        ),  # fmt: skip
         "text_fit_size": _s(
             int, "tfidf: fitted on the first this many papers' texts, the rest streamed", 2
         ),

@@ -16,6 +16,7 @@ memory is its own):
 * ``plain``: gunzip every part and ``json.loads`` every line: what reading costs at least;
 * ``prepare``: :func:`ingest_works` without the cache, then meta-paths and positives
   (:func:`prepare_paper_graph`, defaults of ``data=openalex``), each phase timed;
+  ``prepare:N`` reads the parts with N processes (``data.read_workers=N``);
 * ``stream``: :func:`iter_works` only (parse + validate).
 
 The table gives each mode's seconds, works/s and peak RSS, and prepare / plain.
@@ -64,7 +65,8 @@ start = time.perf_counter()
 if mode == "stream":
     result["records"] = sum(1 for _ in iter_works(folder))
 else:
-    data, _ = ingest_works("works", folder, data_dir=None)
+    workers = int(mode.split(":")[1]) if ":" in mode else 1
+    data, _ = ingest_works("works", folder, data_dir=None, read_workers=workers)
     result["ingest_seconds"], result["ingest_peak_mib"] = time.perf_counter() - start, rss()
     result.update(papers=data["paper"].num_nodes, authors=data["author"].num_nodes,
                   concepts=data["concept"].num_nodes, records=data.ingest_stats["records"])
@@ -88,7 +90,8 @@ def add_arguments(parser) -> None:
                         help="real OpenAlex works to resample")  # fmt: skip
     parser.add_argument("--parts", type=int, default=8, help="gzip JSON Lines files to write")
     parser.add_argument("--duplicates", type=float, default=0.01, help="fraction written twice")
-    parser.add_argument("--modes", default="plain,prepare", help="plain,prepare,stream")
+    parser.add_argument("--modes", default="plain,prepare,prepare:2",
+                        help="plain, prepare, prepare:N (N reading processes), stream")  # fmt: skip
     parser.add_argument("--folder", default=None,
                         help="where to write (default: a temp dir); parts already in "
                              "FOLDER/<works> are reused")  # fmt: skip
@@ -182,5 +185,5 @@ def run(args) -> None:
                       f"{result['records']:,} | {result['seconds']:.1f} | "
                       f"{works / result['seconds']:,.0f} | {result['peak_mib']:,.0f} | {ratio} |",
                       flush=True)  # fmt: skip
-                if mode == "prepare":
+                if mode.startswith("prepare"):
                     print(f"  {json.dumps(result)}", flush=True)

@@ -9,6 +9,7 @@ the result (:mod:`.cache`). Meta-paths and positives are added afterwards by
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -26,12 +27,15 @@ from heco_pyg.data.openalex.api import API_URL, OpenAlexClient, query_hash, quer
 from heco_pyg.data.openalex.cache import GraphCache, cache_key, fingerprint_files
 from heco_pyg.data.openalex.features import TextFeaturiser
 from heco_pyg.data.openalex.graph import Work, WorkReducer, assemble_graph, concept_order
+from heco_pyg.data.openalex.parts import read_parts
 from heco_pyg.data.openalex.records import (
     BadRecordHandler,
+    LatestById,
     ReadStats,
     find_files,
     iter_works,
-    latest_by_id,
+    normalise_id,
+    updated_date,
 )
 from heco_pyg.data.secrets import read_api_key
 
@@ -51,19 +55,47 @@ def read_works(
     featuriser: TextFeaturiser,
     on_bad_record: str = "raise",
     max_works: int | None = None,
+    workers: int = 1,
 ) -> dict:
     """``{work id: Work}``: the newest version of each work in ``files``; each work's text
-    goes to ``featuriser`` (row = the work's position) as it is read."""
-    works = iter_works(files, on_bad_record, stats)
-    if max_works is not None:
-        works = itertools.islice(works, max_works)
+    goes to ``featuriser`` (row = the work's position) as it is read. With ``workers >
+    1`` and several files, files are parsed and reduced in parallel
+    (:mod:`heco_pyg.data.openalex.parts`), with the same result."""
 
     def keep(slot: int, reduced: tuple) -> Work:
-        work, text = reduced
-        featuriser.add(slot, text)
+        work, document = reduced
+        featuriser.add(slot, document)
         return work
 
-    return latest_by_id(_reported(works, stats, len(files)), reducer, stats, keep)
+    latest = LatestById(stats, keep)
+    if workers > 1 and len(files) > 1 and max_works is None:
+        records = read_parts(files, reducer, featuriser.method, stats, reducer.on_bad, workers)
+    else:
+        works = iter_works(files, on_bad_record, stats)
+        if max_works is not None:
+            works = itertools.islice(works, max_works)
+        records = (
+            (
+                normalise_id(work["id"]),
+                updated_date(work),
+                functools.partial(reducer, location, work),
+            )
+            for location, work in works
+        )
+    for key, updated, reduce in _reported(records, stats, len(files)):
+        latest.offer(key, updated, reduce)
+    return latest.result()
+
+
+def _workers(read_workers: int | str, num_files: int) -> int:
+    if read_workers == "auto":
+        from heco_pyg.training.distributed import auto_threads
+
+        read_workers = auto_threads()
+    workers = max(1, min(int(read_workers), num_files))
+    if workers > 1:
+        log.info("reading %d files with %d processes", num_files, workers)
+    return workers
 
 
 def _reported(works: Iterable, stats: ReadStats, num_files: int) -> Iterator:
@@ -108,6 +140,7 @@ def ingest_works(
     text_dim: int = 128,
     text_fit_size: int = 20_000,
     concept_features: str = "text",
+    read_workers: int | str = 1,
     on_bad_record: str = "raise",
     data_dir: str | os.PathLike | None = None,
     mailto: str | None = None,
@@ -126,6 +159,8 @@ def ingest_works(
     (no cache when ``data_dir`` is None). The key is ``api_key`` when a caller passes
     one, else :func:`~heco_pyg.data.secrets.read_api_key` (``api_key_file`` or
     ``OPENALEX_API_KEY``); it never enters the cache key or any saved file.
+    ``read_workers``: processes parsing files at once (``"auto"``: the CPUs other jobs
+    leave free); the graph does not depend on it.
     """
     if concept_features not in ("text", "learnable"):
         raise DataError(f"data.concept_features={concept_features!r}; expected text|learnable")
@@ -169,7 +204,8 @@ def ingest_works(
             featuriser.document,
         )  # fmt: skip
         start = time.perf_counter()
-        works = read_works(files, reducer, stats, featuriser, on_bad_record, max_works)
+        workers = _workers(read_workers, len(files))
+        works = read_works(files, reducer, stats, featuriser, on_bad_record, max_works, workers)
         if not works:
             raise DataError(f"{where}: no OpenAlex works found")
         read = time.perf_counter() - start

@@ -129,6 +129,15 @@ def minilm(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
+def make_document(method: str, title: str, abstract_index: Mapping[str, list] | None):
+    """What ``method`` reads of a work: its words (``tfidf``) or its text (``minilm``)."""
+    if method == "minilm":
+        from heco_pyg.data.openalex.graph import rebuild_abstract
+
+        return f"{title}\n{rebuild_abstract(abstract_index)}".strip()
+    return words(title) + abstract_words(abstract_index)
+
+
 def _last_per_row(rows: Sequence[int], documents: Sequence) -> tuple[np.ndarray, list]:
     """The rows in increasing order with the last document added for each (a newer
     version of a work replaces the older one)."""
@@ -177,11 +186,7 @@ class TextFeaturiser:
         return self.method == "minilm" or self._lsa is not None
 
     def document(self, title: str, abstract_index: Mapping[str, list] | None):
-        if self.method == "minilm":
-            from heco_pyg.data.openalex.graph import rebuild_abstract
-
-            return f"{title}\n{rebuild_abstract(abstract_index)}".strip()
-        return words(title) + abstract_words(abstract_index)
+        return make_document(self.method, title, abstract_index)
 
     def add(self, row: int, document) -> None:
         self._rows.append(row)

@@ -33,6 +33,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -208,15 +209,17 @@ def iter_works(
     path: str | os.PathLike | Iterable[str | os.PathLike],
     on_bad_record: str = "raise",
     stats: ReadStats | None = None,
+    on_bad: Callable[[Location, str], None] | None = None,
 ) -> Iterator[tuple[Location, dict]]:
     """Streams ``(location, work)`` for every work record under ``path``, not deduplicated.
 
     A work must be a JSON object whose ``id`` is an OpenAlex work id; anything else is a
     bad record (raised as a :class:`DataError` naming the file and line, or skipped and
-    counted in ``stats.bad_records`` when ``on_bad_record="skip"``).
+    counted in ``stats.bad_records`` when ``on_bad_record="skip"``; ``on_bad``, if given,
+    is called instead).
     """
     stats = stats if stats is not None else ReadStats()
-    on_bad = BadRecordHandler(on_bad_record, stats)
+    on_bad = on_bad or BadRecordHandler(on_bad_record, stats)
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     for root in paths:
         for file in find_files(root):
@@ -233,34 +236,55 @@ def iter_works(
                     yield where, work
 
 
+def updated_date(work: dict) -> str:
+    """The record's ``updated_date`` as a string (``""`` when absent): what orders versions."""
+    updated = work.get("updated_date") or ""
+    return updated if isinstance(updated, str) else str(updated)
+
+
+class LatestById:
+    """The newest version of each work id, offered one record at a time (in file order).
+
+    ``offer(key, updated, reduce)`` calls ``reduce()`` only when the record is newer than
+    (or as new as: a tie goes to the later record, as a later snapshot part would) the
+    version kept so far; ``reduce`` may return None to drop it (a bad record, already
+    counted). ``keep``, if given, is called as ``keep(slot, reduced)`` for every record
+    kept, ``slot`` being the work's position in :meth:`result` (a newer version keeps
+    its work's slot), and its return value is stored instead.
+    """
+
+    def __init__(
+        self, stats: ReadStats | None = None, keep: Callable[[int, Any], Any] | None = None
+    ) -> None:
+        self.stats, self.keep = stats, keep
+        self._kept: dict[str, tuple[str, Any, int]] = {}
+
+    def offer(self, key: str, updated: str, reduce: Callable[[], Any]) -> None:
+        previous = self._kept.get(key)
+        if previous is not None:
+            if self.stats is not None:
+                self.stats.duplicates += 1
+            if updated < previous[0]:
+                return
+        reduced = reduce()
+        if reduced is not None:
+            slot = previous[2] if previous is not None else len(self._kept)
+            self._kept[key] = (updated, self.keep(slot, reduced) if self.keep else reduced, slot)
+
+    def result(self) -> dict[str, Any]:
+        return {key: value for key, (_, value, _) in self._kept.items()}
+
+
 def latest_by_id(
     works: Iterable[tuple[Location, dict]],
     reduce: Callable[[Location, dict], Any],
     stats: ReadStats | None = None,
     keep: Callable[[int, Any], Any] | None = None,
 ) -> dict[str, Any]:
-    """``{work id: reduce(location, work)}`` keeping the newest ``updated_date`` per id.
-
-    ``reduce`` may return None to drop a record (a bad one, already counted). ``keep``,
-    if given, is called as ``keep(slot, reduced)`` for every record kept, ``slot`` being
-    the work's position in the result (a newer version keeps its work's slot), and its
-    return value is stored instead (e.g. the text goes to a featuriser, the rest is
-    kept). Single pass; only reduced records are kept (see the module docstring).
-    """
-    kept: dict[str, tuple[str, Any, int]] = {}
+    """``{work id: reduce(location, work)}`` keeping the newest ``updated_date`` per id
+    (:class:`LatestById`). Single pass; only reduced records are kept (see the module
+    docstring)."""
+    latest = LatestById(stats, keep)
     for location, work in works:
-        key = normalise_id(work["id"])
-        updated = work.get("updated_date") or ""
-        if not isinstance(updated, str):
-            updated = str(updated)
-        previous = kept.get(key)
-        if previous is not None:
-            if stats is not None:
-                stats.duplicates += 1
-            if updated < previous[0]:
-                continue
-        reduced = reduce(location, work)
-        if reduced is not None:
-            slot = previous[2] if previous is not None else len(kept)
-            kept[key] = (updated, keep(slot, reduced) if keep else reduced, slot)
-    return {key: value for key, (_, value, _) in kept.items()}
+        latest.offer(normalise_id(work["id"]), updated_date(work), partial(reduce, location, work))
+    return latest.result()
