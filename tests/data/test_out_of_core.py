@@ -1,5 +1,7 @@
 """The out-of-core build (edges on disk, positives by row blocks) equals the in-memory one."""
 
+import math
+
 import numpy as np
 import torch
 
@@ -39,3 +41,19 @@ def test_edges_on_disk_are_memory_mapped_and_read_back_by_rows(tmp_path):
     assert index.stride() == (1, 2)  # a view of the file's [E, 2] rows, not a copy
     block = EdgeFile(tmp_path, "PXP").block(1, 4)
     assert block.toarray().tolist() == [[2, 0, 0, 5, 0], [0] * 5, [0, 5, 0, 0, 0]]
+
+
+def test_a_graph_built_out_of_core_trains_a_mini_batch_step(tmp_path):
+    from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
+    from heco_pyg.nn import HeCoMean
+    from heco_pyg.training.loss import HeCoLoss
+    from heco_pyg.training.trainer import Trainer
+
+    data = prepare_paper_graph(small_graph(), {"author": 2, "concept": 2}, workdir=tmp_path)
+    assert data["paper", "PCP", "paper"].edge_index.stride() == (1, 2)  # still the file's view
+    torch.manual_seed(0)
+    model = HeCoMean(**model_arguments(data), hidden_channels=8, sparse_embeddings=True,
+                     metapath_sample_size=4)  # fmt: skip
+    trainer = Trainer(max_epochs=1, batch_size=128, device="cpu", progress=False)
+    trainer.fit(model, HeCoLoss(), model.prepare(**model_inputs(data)), positive_index(data))
+    assert math.isfinite(trainer.history[0].loss)
