@@ -103,7 +103,7 @@ class SymmetricEdgeWriter:
                 values = np.fromfile(self.spill / f"{b}.values", dtype=np.float32)
                 if len(keys) == 0:
                     continue
-                order = np.argsort(keys, kind="stable")
+                order = np.argsort(keys)  # unstable is fine: duplicates reduce by max
                 keys, values = keys[order], values[order]
                 del order
                 starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])

@@ -65,3 +65,28 @@ def topk_counts_per_row(
     keep = rank < k
     return (row[keep] + first, col[keep],
             (top - inverse_count[keep]).astype(counts.dtype))  # fmt: skip
+
+
+def topk_per_csr_row(indptr: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """:func:`topk_per_row`'s mask for a CSR matrix with sorted column indices, for small
+    ``k`` (positives): ``k`` rounds of a per-row maximum (``np.maximum.reduceat``), the
+    first of the ties (the smallest column) taken each round, instead of sorting every
+    entry (~10x faster at ``k = 4`` and ~100 entries per row)."""
+    keep = np.zeros(len(values), dtype=bool)
+    counts = np.diff(indptr)
+    starts = indptr[:-1][counts > 0]
+    if k < 1 or len(starts) == 0:
+        return keep
+    segment = np.repeat(np.arange(len(starts)), counts[counts > 0])
+    position = np.arange(len(values))
+    work = values.astype(np.float64)
+    for _ in range(k):
+        best = np.maximum.reduceat(work, starts)
+        hit = (work == best[segment]) & (work > -np.inf)
+        first = np.minimum.reduceat(np.where(hit, position, len(values)), starts)
+        chosen = first[first < len(values)]
+        if len(chosen) == 0:
+            break
+        keep[chosen] = True
+        work[chosen] = -np.inf
+    return keep

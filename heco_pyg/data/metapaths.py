@@ -31,7 +31,7 @@ from heco_pyg.data.phases import PhaseTimer, phase_bar
 log = logging.getLogger(__name__)
 
 #: ``max_degree="auto"``: the hub cap bounds the mean path instances per row to this.
-AUTO_HUB_WORK = 500
+AUTO_HUB_WORK = 200
 # Above this many target nodes the unpruned density is estimated from a row sample.
 EXACT_DENSITY_LIMIT = 20_000
 DENSITY_SAMPLE_ROWS = 1_000

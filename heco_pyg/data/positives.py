@@ -18,7 +18,7 @@ from torch_geometric.data import HeteroData
 
 from heco_pyg.data.edge_files import EdgeFile
 from heco_pyg.data.graph import DataError, metapath_edges
-from heco_pyg.data.incidence import row_of_entries, topk_per_row
+from heco_pyg.data.incidence import row_of_entries, topk_per_csr_row, topk_per_row
 from heco_pyg.data.phases import PhaseTimer
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,16 @@ def metapath_scores(data: HeteroData) -> sp.csr_matrix:
     return total.tocsr()
 
 
+def _pairs(rows: np.ndarray, cols: np.ndarray, scores: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """``[2, P]`` pairs: each anchor of ``own`` itself first, then its kept candidates
+    ``(rows, cols)`` by descending score (ties: the smaller index first)."""
+    order = np.lexsort((cols, -scores, rows))
+    anchors = np.concatenate([own, rows[order]])
+    positives = np.concatenate([own, cols[order]])
+    order = np.argsort(anchors, kind="stable")  # stable: self first, then the score order
+    return np.stack([anchors[order], positives[order]])
+
+
 def select_positives(data: HeteroData, pos_num: int) -> torch.Tensor:
     """``[2, P]`` (anchor, positive) pairs sorted by anchor: self first, then by score."""
     if pos_num < 1:
@@ -52,23 +62,17 @@ def select_positives(data: HeteroData, pos_num: int) -> torch.Tensor:
     rows = row_of_entries(scores.indptr)
     cols = scores.indices.astype(np.int64)
     keep = topk_per_row(rows, cols, scores.data, pos_num - 1)
-    anchors = np.concatenate([np.arange(n), rows[keep]])
-    positives = np.concatenate([np.arange(n), cols[keep]])
-    # Stable sort by anchor keeps self first, then the score order of each row.
-    order = np.argsort(anchors, kind="stable")
-    return torch.from_numpy(np.stack([anchors[order], positives[order]]))
+    return torch.from_numpy(_pairs(rows[keep], cols[keep], scores.data[keep], np.arange(n)))
 
 
 def _positives_of_block(scores: sp.csr_matrix, start: int, pos_num: int) -> np.ndarray:
     """Rows ``start:`` of :func:`select_positives` from their rows of ``C``."""
+    scores.sort_indices()  # ties go to the smaller column, the first in its row
     rows = row_of_entries(scores.indptr) + start
     cols = scores.indices.astype(np.int64)
-    keep = topk_per_row(rows, cols, scores.data, pos_num - 1)
+    keep = topk_per_csr_row(scores.indptr, scores.data, pos_num - 1)
     own = np.arange(start, start + scores.shape[0])
-    anchors = np.concatenate([own, rows[keep]])
-    positives = np.concatenate([own, cols[keep]])
-    order = np.argsort(anchors, kind="stable")
-    return np.stack([anchors[order], positives[order]])
+    return _pairs(rows[keep], cols[keep], scores.data[keep], own)
 
 
 def select_positives_by_blocks(

@@ -136,7 +136,10 @@ def generate_synthetic(
     )  # fmt: skip
     broad[:, 1] += num_generic
     specific[:, 1] += num_generic + num_level1
-    pc = np.concatenate([generic, broad, specific])
+    # Unique pairs now, and the draws dropped: at 10^7 papers each is gigabytes.
+    pa = _unique_pairs(pa, num_authors)
+    pc = _unique_pairs(np.concatenate([generic, broad, specific]), num_concepts)
+    del generic, broad, specific
 
     # Features: a weak field signal in the paper text, names of concepts by group.
     # Centres of norm 8 whatever the dimension, so feature_signal sets the same separability.
@@ -156,22 +159,19 @@ def generate_synthetic(
     cites = _edges_by_group(
         rng, subtopic, subtopic, np.ones(num_papers), citations_per_paper - 1, 0.8, num_subtopics
     )
-    cites = cites[cites[:, 0] != cites[:, 1]]
+    cites = _unique_pairs(cites[cites[:, 0] != cites[:, 1]], num_papers)
 
     data = build_graph(
         target="paper",
         num_nodes={"paper": num_papers, "author": num_authors, "concept": num_concepts},
-        schema_edges={
-            "author": _unique_pairs(pa, num_authors),
-            "concept": _unique_pairs(pc, num_concepts),
-        },
+        schema_edges={"author": pa, "concept": pc},
         features={"paper": paper_x, "author": None, "concept": concept_x},
         source="synthetic",
         labels=field,
         node_ids=[f"S{i}" for i in range(num_papers)],
     )
     data["concept"].level = torch.from_numpy(level)
-    data.citation_index = torch.from_numpy(_unique_pairs(cites, num_papers).T.copy())
+    data.citation_index = torch.from_numpy(cites.T.copy())
     return data
 
 
