@@ -36,8 +36,9 @@ def _draw_members(
     """For each draw, a member of the draw's group, chosen with probability ~ weight."""
     order = np.argsort(member_group, kind="stable")
     group_sorted, cumulative = member_group[order], np.cumsum(weight[order])
-    first = np.searchsorted(group_sorted, draw_group, side="left")
-    last = np.searchsorted(group_sorted, draw_group, side="right")
+    # Groups are few small ints: look their bounds up once, not once per draw.
+    bounds = np.searchsorted(group_sorted, np.arange(int(draw_group.max(initial=0)) + 2))
+    first, last = bounds[draw_group], bounds[draw_group + 1]
     if (first == last).any():
         raise ValueError("a group has no members: use fewer fields/subtopics or more nodes")
     low = np.where(first > 0, cumulative[first - 1], 0.0)
@@ -60,7 +61,9 @@ def _unique_pairs(pairs: np.ndarray, num_columns: int) -> np.ndarray:
     """``np.unique(pairs, axis=0)`` for non-negative pairs with ``pairs[:, 1] < num_columns``,
     by a 1-D unique on the int64 keys ``row * num_columns + column`` (the same sorted
     rows, without the structured-view sort that is slow and large at 10^8 rows)."""
-    keys = np.unique(pairs[:, 0].astype(np.int64) * num_columns + pairs[:, 1])
+    keys = pairs[:, 0].astype(np.int64) * num_columns + pairs[:, 1]
+    keys.sort()  # a sort, not np.unique: numpy 2's hash-based unique is ~10x slower here
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
     return np.stack(np.divmod(keys, num_columns), axis=1)
 
 
