@@ -73,7 +73,16 @@ PREPARATION = {
         int, "meta-path neighbours kept per paper (the strongest by path count)", 1
     ),
     "max_hub_degree": _s(
-        int, "authors/concepts on more papers are left out of PAP/PCP", 1, null=True
+        int,
+        "authors/concepts on more papers are left out of PAP/PCP (auto: a cap chosen from the degrees, none on small graphs; null: no cap)",
+        1,
+        null=True,
+        words=("auto",),
+    ),
+    "workdir": _s(
+        str,
+        "folder for the out-of-core meta-path edges (memory-mapped .npy), kept; null: in memory, or a temporary folder from 500,000 papers",
+        null=True,
     ),
     "pos_num": _s(int, "positives per paper, itself included", 1),
     "sample_sizes": _s(

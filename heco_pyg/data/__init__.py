@@ -12,6 +12,7 @@ from torch_geometric.data import HeteroData
 from heco_pyg.data.artifacts import read_artifacts, write_artifacts
 from heco_pyg.data.graph import DataError, build_graph
 from heco_pyg.data.heco_benchmark import load_heco_benchmark_graph
+from heco_pyg.data.phases import PhaseTimer
 from heco_pyg.data.pipeline import prepare_paper_graph
 from heco_pyg.data.synthetic import generate_synthetic
 
@@ -49,8 +50,11 @@ def load_synthetic(
             ``pos_num``, meta-path pruning), ``data.preparation`` in the config.
         generator_arguments: :func:`generate_synthetic`'s (sizes, ``seed``, ...).
     """
-    data = generate_synthetic(**generator_arguments)
+    timer = PhaseTimer()
+    with timer.phase("generator", generator_arguments.get("num_papers"), "papers"):
+        data = generate_synthetic(**generator_arguments)
     data.name = name
+    data.phase_seconds = dict(timer.seconds)
     return prepare_paper_graph(data, **dict(preparation or {}))
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
+import shutil
+import tempfile
 from collections.abc import Mapping
 
 from torch_geometric.data import HeteroData
@@ -11,7 +15,11 @@ from heco_pyg.data.graph import DataError
 from heco_pyg.data.metapaths import AddMetaPathCounts
 from heco_pyg.data.positives import AddPositives
 
+log = logging.getLogger(__name__)
+
 PAPER_METAPATHS = {"PAP": "author", "PCP": "concept"}
+#: From this many papers the meta-path edges are built on disk when no workdir is given.
+OUT_OF_CORE_PAPERS = 500_000
 
 
 def prepare_paper_graph(
@@ -21,7 +29,8 @@ def prepare_paper_graph(
     max_concept_df: float | None = 0.05,
     min_concept_level: int | None = None,
     metapath_topk: int | None = 50,
-    max_hub_degree: int | None = None,
+    max_hub_degree: int | str | None = "auto",
+    workdir: str | None = None,
 ) -> HeteroData:
     """Adds PAP and pruned PCP (path counts) and HeCo positives; returns a new graph.
 
@@ -32,11 +41,22 @@ def prepare_paper_graph(
         min_concept_level: concepts below this level are left out of PCP (needs levels).
         metapath_topk: each paper keeps its top-k meta-path neighbours by path count.
         max_hub_degree: authors and concepts on more than this many papers are left out of
-            PAP and PCP (bounds the meta-path products on large graphs; ``None``: no bound).
+            PAP and PCP (bounds the meta-path products on large graphs; ``None``: no bound;
+            ``"auto"``: a bound chosen per type from the degrees, none on small graphs, see
+            :func:`heco_pyg.data.metapaths.auto_hub_degree`).
+        workdir: build the meta-path edges out of core in this folder and keep them there
+            (memory-mapped ``.npy``, :mod:`heco_pyg.data.edge_files`); ``None``: in memory,
+            or, from :data:`OUT_OF_CORE_PAPERS` papers, in a temporary folder removed at exit.
     """
     missing = [t for t in data.neighbour_types if t not in sample_sizes]
     if missing:
         raise DataError(f"data.preparation.sample_sizes has no entry for {missing}")
+    n = data[data.target].num_nodes
+    if workdir is None and n >= OUT_OF_CORE_PAPERS:
+        workdir = tempfile.mkdtemp(prefix="heco_metapaths_")
+        atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+        log.info("%d %ss: meta-path edges built out of core in %s (removed at exit; "
+                 "data.preparation.workdir=DIR keeps them)", n, data.target, workdir)  # fmt: skip
     transform = Compose([
         AddMetaPathCounts(
             PAPER_METAPATHS,
@@ -46,6 +66,7 @@ def prepare_paper_graph(
             max_degree=dict.fromkeys(PAPER_METAPATHS.values(), max_hub_degree)
             if max_hub_degree is not None
             else None,
+            workdir=workdir,
         ),
         AddPositives(pos_num),
     ])  # fmt: skip

@@ -8,16 +8,18 @@ index first). Nothing N x N is ever built.
 
 from __future__ import annotations
 
+import copy
 import logging
-import time
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch_geometric.data import HeteroData
 
+from heco_pyg.data.edge_files import EdgeFile
 from heco_pyg.data.graph import DataError, metapath_edges
-from heco_pyg.data.incidence import row_of_entries, topk_per_row
+from heco_pyg.data.incidence import row_of_entries, topk_per_csr_row, topk_per_row
+from heco_pyg.data.phases import PhaseTimer
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,16 @@ def metapath_scores(data: HeteroData) -> sp.csr_matrix:
     return total.tocsr()
 
 
+def _pairs(rows: np.ndarray, cols: np.ndarray, scores: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """``[2, P]`` pairs: each anchor of ``own`` itself first, then its kept candidates
+    ``(rows, cols)`` by descending score (ties: the smaller index first)."""
+    order = np.lexsort((cols, -scores, rows))
+    anchors = np.concatenate([own, rows[order]])
+    positives = np.concatenate([own, cols[order]])
+    order = np.argsort(anchors, kind="stable")  # stable: self first, then the score order
+    return np.stack([anchors[order], positives[order]])
+
+
 def select_positives(data: HeteroData, pos_num: int) -> torch.Tensor:
     """``[2, P]`` (anchor, positive) pairs sorted by anchor: self first, then by score."""
     if pos_num < 1:
@@ -50,11 +62,41 @@ def select_positives(data: HeteroData, pos_num: int) -> torch.Tensor:
     rows = row_of_entries(scores.indptr)
     cols = scores.indices.astype(np.int64)
     keep = topk_per_row(rows, cols, scores.data, pos_num - 1)
-    anchors = np.concatenate([np.arange(n), rows[keep]])
-    positives = np.concatenate([np.arange(n), cols[keep]])
-    # Stable sort by anchor keeps self first, then the score order of each row.
-    order = np.argsort(anchors, kind="stable")
-    return torch.from_numpy(np.stack([anchors[order], positives[order]]))
+    return torch.from_numpy(_pairs(rows[keep], cols[keep], scores.data[keep], np.arange(n)))
+
+
+def _positives_of_block(scores: sp.csr_matrix, start: int, pos_num: int) -> np.ndarray:
+    """Rows ``start:`` of :func:`select_positives` from their rows of ``C``."""
+    scores.sort_indices()  # ties go to the smaller column, the first in its row
+    rows = row_of_entries(scores.indptr) + start
+    cols = scores.indices.astype(np.int64)
+    keep = topk_per_csr_row(scores.indptr, scores.data, pos_num - 1)
+    own = np.arange(start, start + scores.shape[0])
+    return _pairs(rows[keep], cols[keep], scores.data[keep], own)
+
+
+def select_positives_by_blocks(
+    edge_files: list[EdgeFile], num_nodes: int, pos_num: int, block_size: int = 65_536
+) -> torch.Tensor:
+    """:func:`select_positives` from meta-path edges on disk, one block of rows at a time
+    (each meta-path's rows are read from its files, normalised, summed and cut): the same
+    pairs, in memory bounded by a block of rows."""
+    if pos_num < 1:
+        raise DataError(f"pos_num must be at least 1, got {pos_num}")
+    parts = []
+    for start in range(0, num_nodes, block_size):
+        stop = min(start + block_size, num_nodes)
+        total = sp.csr_matrix((stop - start, num_nodes), dtype=np.float64)
+        for edge_file in edge_files:
+            matrix = edge_file.block(start, stop)
+            diagonal = matrix.indices == row_of_entries(matrix.indptr) + start
+            if diagonal.any():
+                matrix.data[diagonal] = 0
+                matrix.eliminate_zeros()
+            row_sum = np.asarray(matrix.sum(axis=1)).ravel()
+            total = total + sp.diags(1.0 / np.maximum(row_sum, 1e-12)) @ matrix
+        parts.append(_positives_of_block(total.tocsr(), start, pos_num))
+    return torch.from_numpy(np.concatenate(parts, axis=1))
 
 
 class AddPositives:
@@ -67,12 +109,20 @@ class AddPositives:
     def __call__(self, data: HeteroData) -> HeteroData:
         if not data.metapaths:
             raise DataError("positives need meta-paths: add them first")
-        data = data.clone()
-        start = time.perf_counter()
+        data = copy.copy(data)
+        timer = PhaseTimer()
+        n = data[data.target].num_nodes
         device = data[data.target].x.device if "x" in data[data.target] else "cpu"
-        data.positive_index = select_positives(data, self.pos_num).to(device)
-        log.info("positives: %d per %s (itself included) in %.1f s", self.pos_num, data.target,
-                 time.perf_counter() - start)  # fmt: skip
+        with timer.phase("positives", n):
+            workdir = getattr(data, "metapath_workdir", None)
+            if workdir is not None:
+                files = [EdgeFile(workdir, name) for name in data.metapaths]
+                positives = select_positives_by_blocks(files, n, self.pos_num)
+            else:
+                positives = select_positives(data, self.pos_num)
+            data.positive_index = positives.to(device)
+        log.info("positives: %d per %s (itself included)", self.pos_num, data.target)
+        data.phase_seconds = {**(getattr(data, "phase_seconds", {}) or {}), **timer.seconds}
         return data
 
     def __repr__(self) -> str:

@@ -41,6 +41,8 @@ def graph_statistics(data: HeteroData) -> dict[str, Any]:
             "edges_after_pruning": info["edges"],
             "density_after_pruning": info["density_after"],
             "neighbours_pruned": info["dropped_neighbours"],
+            "max_hub_degree": info.get("max_hub_degree"),
+            "max_hub_degree_rule": info.get("max_hub_degree_rule"),
         }
     if getattr(data, "positive_index", None) is not None:
         per_anchor = _degree(data.positive_index[0], n)
@@ -61,6 +63,12 @@ def graph_statistics(data: HeteroData) -> dict[str, Any]:
             for c, k in zip(classes, counts, strict=True)
         }
         stats["unlabelled"] = int((y < 0).sum())
+    if getattr(data, "metapath_workdir", None):
+        stats["metapath_workdir"] = data.metapath_workdir
+    stats["phase_seconds"] = {
+        name: round(seconds, 2)
+        for name, seconds in (getattr(data, "phase_seconds", {}) or {}).items()
+    }
     if getattr(data, "cache_info", None):
         stats["cache"] = dict(data.cache_info)
     return stats

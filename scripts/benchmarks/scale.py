@@ -3,6 +3,10 @@ memory at 10k, 100k and 1M synthetic papers, the fitted exponent of epoch time v
 and the full-batch vs mini-batch crossover.
 
     python scripts/bench.py scale --papers 10000 100000 1000000
+    python scripts/bench.py scale --papers 1000000 10000000 --build-only
+
+``--build-only``: the graph build alone (generator, meta-paths, positives; out of core
+from 500,000 papers), then, with ``--load-step``, one mini-batch training step on it.
 
 Every measurement runs in its own process, so peak memory is that run's alone.
 """
@@ -34,11 +38,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
         "--max-hub-degree",
-        type=int,
-        default=100,
-        help="authors/concepts on more papers are left out of PAP/PCP",
+        type=hub_degree,
+        default="auto",
+        help="authors/concepts on more papers are left out of PAP/PCP (auto: the build's own "
+        "choice from the degrees; none: no cap)",
+    )
+    parser.add_argument("--build-only", action="store_true", help="measure the build alone")
+    parser.add_argument(
+        "--load-step",
+        action="store_true",
+        help="with --build-only: also one mini-batch step on the built graph",
     )
     parser.add_argument("--worker", nargs=2, metavar=("PAPERS", "MODE"), help=argparse.SUPPRESS)
+
+
+def hub_degree(text: str) -> int | str | None:
+    """``auto``, ``none`` or a number of papers."""
+    return None if text == "none" else text if text == "auto" else int(text)
 
 
 def sizes(papers: int) -> dict:
@@ -68,6 +84,11 @@ def worker(papers: int, mode: str, args: argparse.Namespace) -> dict:
     build = time.perf_counter() - start
     build_memory = peak_memory_mib()
     edges = sum(data[t].edge_index.size(1) for t in data.edge_types if t[1] in ("to", "PAP", "PCP"))
+    if mode == "build":
+        return {"papers": papers, "mode": mode, "edges": edges, "build_seconds": build,
+                "build_peak_mib": build_memory, "phase_seconds": data.phase_seconds,
+                "caps": {n: s["max_hub_degree"] for n, s in data.metapath_stats.items()},
+                **(one_step(data, args) if args.load_step else {})}  # fmt: skip
     minibatch = mode == "minibatch"
     model = HeCo(**model_arguments(data), sparse_embeddings=minibatch,
                  metapath_sample_size=args.metapath_sample_size if minibatch else None)  # fmt: skip
@@ -82,11 +103,37 @@ def worker(papers: int, mode: str, args: argparse.Namespace) -> dict:
     }  # fmt: skip
 
 
+def one_step(data, args: argparse.Namespace) -> dict:
+    """Seconds and peak memory of ``model.prepare`` and one mini-batch step (forward,
+    loss, backward) on a built graph, as the trainer runs it."""
+    from benchmarks._common import peak_memory_mib
+    from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
+    from heco_pyg.nn import HeCo
+    from heco_pyg.training.batches import PositiveIndex, random_batches
+    from heco_pyg.training.loss import HeCoLoss
+    from heco_pyg.training.trainer import Objective
+
+    start = time.perf_counter()
+    model = HeCo(**model_arguments(data), sparse_embeddings=True,
+                 metapath_sample_size=args.metapath_sample_size)  # fmt: skip
+    inputs = model.prepare(**model_inputs(data))
+    positives = PositiveIndex(positive_index(data), data[data.target].num_nodes)
+    prepared = time.perf_counter() - start
+    index = random_batches(data[data.target].num_nodes, args.batch_size,
+                           torch.Generator().manual_seed(0))[0]  # fmt: skip
+    parts, _ = Objective(model, HeCoLoss())(inputs, index, positives.batch(index))
+    parts.loss.backward()
+    return {"prepare_seconds": prepared, "step_seconds": time.perf_counter() - start - prepared,
+            "step_loss": float(parts.loss), "step_peak_mib": peak_memory_mib()}  # fmt: skip
+
+
 def measure(papers: int, mode: str, args: argparse.Namespace) -> dict:
     command = [sys.executable, str(Path(__file__).parents[1] / "bench.py"), "scale", "--worker",
                str(papers), mode, "--batch-size", str(args.batch_size), "--metapath-sample-size",
                str(args.metapath_sample_size), "--threads", str(args.threads),
-               "--max-hub-degree", str(args.max_hub_degree)]  # fmt: skip
+               "--max-hub-degree", str(args.max_hub_degree).lower()]  # fmt: skip
+    if args.load_step:
+        command.append("--load-step")
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         return {"papers": papers, "mode": mode, "error": result.stderr.strip().splitlines()[-1]}
@@ -102,6 +149,9 @@ def run(args: argparse.Namespace) -> None:
     print(f"machine: {machine()}; batch {args.batch_size}, meta-path sample "
           f"{args.metapath_sample_size}, {args.threads} thread(s) per run, max hub degree "
           f"{args.max_hub_degree}")  # fmt: skip
+    if args.build_only:
+        build_table(args)
+        return
     print("| papers | edges (schema + meta-path) | build s | build peak MiB | mini-batch s/epoch "
           "| peak MiB |\n|---|---|---|---|---|---|")  # fmt: skip
     rows = []
@@ -127,3 +177,24 @@ def run(args: argparse.Namespace) -> None:
         cell = lambda r, k: f"{r[k]:.2f}" if k in r else r.get("error", "?")  # noqa: E731
         print(f"| {papers:,} | {cell(full, 'epoch_seconds')} | {cell(mini, 'epoch_seconds')} | "
               f"{full.get('peak_mib', float('nan')):.0f} |", flush=True)  # fmt: skip
+
+
+def build_table(args: argparse.Namespace) -> None:
+    """One row per size: build seconds and peak memory, each size in its own process."""
+    print("| papers | edges (schema + meta-path) | PAP/PCP hub caps | build s | build peak MiB "
+          "| slowest phases (s) |\n|---|---|---|---|---|---|")  # fmt: skip
+    for papers in args.papers:
+        row = measure(papers, "build", args)
+        if "error" in row:
+            print(f"| {papers:,} | failed: {row['error']} |", flush=True)
+            continue
+        phases = sorted(row["phase_seconds"].items(), key=lambda item: -item[1])[:4]
+        caps = "/".join(str(cap) for cap in row["caps"].values())
+        print(f"| {papers:,} | {row['edges']:,} | {caps} | {row['build_seconds']:.0f} | "
+              f"{row['build_peak_mib']:.0f} | "
+              f"{', '.join(f'{name} {seconds:.0f}' for name, seconds in phases)} |",
+              flush=True)  # fmt: skip
+        if args.load_step:
+            print(f"  load + one mini-batch step: model.prepare {row['prepare_seconds']:.1f} s, "
+                  f"step {row['step_seconds']:.1f} s, peak {row['step_peak_mib']:.0f} MiB",
+                  flush=True)  # fmt: skip

@@ -1,0 +1,150 @@
+"""Meta-path edges on disk: symmetrised per row bucket, stored as ``.npy`` files that a
+graph opens memory-mapped (the one owner of this format).
+
+Per meta-path ``NAME`` in the work folder:
+
+* ``NAME_edge_index.npy``: int64 ``[E, 2]`` (row, column) pairs sorted by row, then
+  column; the graph's ``edge_index`` is its transpose, a ``[2, E]`` view;
+* ``NAME_edge_weight.npy``: float32 ``[E]``, the path counts;
+* ``NAME_indptr.npy``: int64 ``[N + 1]``, where each row's entries start (CSR).
+
+:class:`SymmetricEdgeWriter` takes the one-directional row blocks of a meta-path product,
+routes each entry and its mirror to a bucket file by row, and then sorts and merges one
+bucket at a time (duplicates keep their largest count): the same edges and weights as
+``torch_geometric.utils.to_undirected(..., reduce="max")`` over everything, with memory
+bounded by one bucket. :class:`EdgeFile` reads row ranges back without mapping the file.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+#: Entries (both directions) per bucket: ~12 bytes each on disk, ~40 bytes while merged.
+BUCKET_ENTRIES = 40_000_000
+#: The ``.npy`` header is padded to this many bytes, so the data start at a fixed offset.
+HEADER_BYTES = 128
+
+
+def _write_header(file, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    file.seek(0)
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+              "shape": shape}  # fmt: skip
+    np.lib.format.write_array_header_1_0(file, header)
+    if file.tell() != HEADER_BYTES:
+        raise RuntimeError(f"unexpected .npy header size {file.tell()}")
+
+
+def edge_paths(directory: str | Path, name: str) -> tuple[Path, Path, Path]:
+    """The edge-index, edge-weight and row-pointer files of meta-path ``name``."""
+    directory = Path(directory)
+    return tuple(directory / f"{name}_{part}.npy" for part in ("edge_index", "edge_weight",
+                                                               "indptr"))  # fmt: skip
+
+
+class SymmetricEdgeWriter:
+    """Writes the symmetric union of directed (row, column, count) blocks to disk.
+
+    Args:
+        directory: the work folder (created if needed).
+        name: the meta-path, naming the files.
+        num_nodes: rows (= columns) of the meta-path matrix.
+        expected_entries: about how many directed entries will be added (sizes the buckets).
+    """
+
+    def __init__(
+        self, directory: str | Path, name: str, num_nodes: int, expected_entries: int
+    ) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.name, self.num_nodes = name, num_nodes
+        buckets = max(1, min(num_nodes, math.ceil(2 * expected_entries / BUCKET_ENTRIES)))
+        self.bucket_rows = math.ceil(num_nodes / buckets)
+        self.buckets = math.ceil(num_nodes / self.bucket_rows)
+        self.spill = self.directory / f"{name}_buckets"
+        self.spill.mkdir(exist_ok=True)
+        self.files = [
+            (open(self.spill / f"{b}.keys", "wb"), open(self.spill / f"{b}.values", "wb"))
+            for b in range(self.buckets)
+        ]
+
+    def add(self, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> None:
+        """One block of directed entries; each is stored with its mirror."""
+        source = np.concatenate([rows, cols]).astype(np.int64)
+        target = np.concatenate([cols, rows]).astype(np.int64)
+        keys = source * self.num_nodes + target
+        values = np.concatenate([values, values]).astype(np.float32)
+        bucket = source // self.bucket_rows
+        order = np.argsort(bucket, kind="stable")
+        ends = np.cumsum(np.bincount(bucket, minlength=self.buckets))
+        keys, values = keys[order], values[order]
+        for b, (start, end) in enumerate(zip(np.r_[0, ends[:-1]], ends, strict=True)):
+            if end > start:
+                keys[start:end].tofile(self.files[b][0])
+                values[start:end].tofile(self.files[b][1])
+
+    def finish(self) -> int:
+        """Merges the buckets into the meta-path's files; returns the number of edges."""
+        for key_file, value_file in self.files:
+            key_file.close()
+            value_file.close()
+        index_path, weight_path, indptr_path = edge_paths(self.directory, self.name)
+        row_counts = np.zeros(self.num_nodes, dtype=np.int64)
+        with open(index_path, "wb") as index_file, open(weight_path, "wb") as weight_file:
+            index_file.write(b"\0" * HEADER_BYTES)
+            weight_file.write(b"\0" * HEADER_BYTES)
+            for b in range(self.buckets):
+                keys = np.fromfile(self.spill / f"{b}.keys", dtype=np.int64)
+                values = np.fromfile(self.spill / f"{b}.values", dtype=np.float32)
+                if len(keys) == 0:
+                    continue
+                order = np.argsort(keys)  # unstable is fine: duplicates reduce by max
+                keys, values = keys[order], values[order]
+                del order
+                starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+                values = np.maximum.reduceat(values, starts)
+                rows, cols = np.divmod(keys[starts], self.num_nodes)
+                del keys
+                row_counts += np.bincount(rows, minlength=self.num_nodes)
+                np.stack([rows, cols], axis=1).tofile(index_file)
+                values.tofile(weight_file)
+            edges = int(row_counts.sum())
+            _write_header(index_file, (edges, 2), np.int64)
+            _write_header(weight_file, (edges,), np.float32)
+        shutil.rmtree(self.spill)
+        np.save(indptr_path, np.r_[0, np.cumsum(row_counts)])
+        return edges
+
+
+def open_edges(directory: str | Path, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(edge_index [2, E], edge_weight [E])`` of meta-path ``name``, memory-mapped
+    (copy-on-write: writable tensors, the files are never changed)."""
+    index_path, weight_path, _ = edge_paths(directory, name)
+    index = torch.from_numpy(np.load(index_path, mmap_mode="c")).t()
+    return index, torch.from_numpy(np.load(weight_path, mmap_mode="c"))
+
+
+class EdgeFile:
+    """Row ranges of one meta-path's files as CSR blocks, read with plain file reads (a
+    memory map would keep every page it touched in this process's resident memory)."""
+
+    def __init__(self, directory: str | Path, name: str) -> None:
+        self.index_path, self.weight_path, indptr_path = edge_paths(directory, name)
+        self.indptr = np.load(indptr_path)
+
+    def block(self, start: int, stop: int) -> sp.csr_matrix:
+        """Rows ``start:stop`` as a float64 CSR matrix ``[stop - start, num_nodes]``."""
+        first, last = int(self.indptr[start]), int(self.indptr[stop])
+        num_nodes = len(self.indptr) - 1
+        pairs = np.fromfile(self.index_path, dtype=np.int64, count=2 * (last - first),
+                            offset=HEADER_BYTES + 16 * first).reshape(-1, 2)  # fmt: skip
+        weights = np.fromfile(self.weight_path, dtype=np.float32, count=last - first,
+                              offset=HEADER_BYTES + 4 * first)  # fmt: skip
+        indptr = self.indptr[start : stop + 1] - first
+        return sp.csr_matrix((weights.astype(np.float64), pairs[:, 1], indptr),
+                             shape=(stop - start, num_nodes))  # fmt: skip
