@@ -72,7 +72,8 @@ def pair_alignment(a, b, first, second, alpha: float = 2.0, chunk: int = 1 << 16
     total = 0.0
     for start in range(0, first.numel(), chunk):
         rows = slice(start, start + chunk)
-        total += float((a[first[rows]] - b[second[rows]]).norm(dim=1).pow(alpha).sum())
+        pairs = a.index_select(0, first[rows]) - b.index_select(0, second[rows])
+        total += float(pairs.norm(dim=1).pow(alpha).sum())
     return total / max(first.numel(), 1)
 
 
