@@ -197,8 +197,8 @@ def freeze_imports() -> None:
     """Moves every object alive now (torch's, PyG's, wandb's modules: ~400k objects) out
     of the cyclic garbage collector's sight: they live as long as the command, and neither
     the collections during the run nor the interpreter's at exit then walk them again
-    (~1.5 CPU-seconds of a 2-core machine's default ``train``; BENCHMARKS.md, "Start-up and
-    exit"). Objects made later are collected as usual."""
+    (~1.4 CPU-seconds of the default ``train``; BENCHMARKS.md, "CPU time of the default
+    run, by phase"). Objects made later are collected as usual."""
     gc.freeze()
 
 
