@@ -104,6 +104,9 @@ class Trainer:
             (torch's default).
         checkpoints: where the best model and the training state are saved
             (:class:`CheckpointStore`, e.g. the run's ``RunDir``; ``None``: in memory only).
+            The best model is written with the training state when it changed since the
+            last write (not at every improvement: on a slowly improving loss that was most
+            epochs' writes), so the two saved files always agree.
         checkpoint_every: save the training state every this many epochs (and always when
             training stops or ends); 0: only then.
         resume: continue from the training state in ``checkpoints`` (model, optimizers,
@@ -173,6 +176,7 @@ class Trainer:
         self.rank, self.world_size = 0, 1
         self.state = TrainingState()
         self.stopped = False  # fit() ended on a stop request
+        self._best_unsaved = False  # the best state changed since checkpoints last saved it
 
     @property
     def history(self) -> list[EpochRecord]:
@@ -279,7 +283,7 @@ class Trainer:
         dense_parameters = optimizers[0].param_groups[0]["params"]
         self.state = TrainingState(best_model=copy.deepcopy(model.state_dict()))
         rng = self._restore(model, optimizers, on_epoch) if self.resume else None
-        state, self.stopped = self.state, False
+        state, self.stopped, self._best_unsaved = self.state, False, False
         # The stopping rule and the weight average carry their state in ``state`` (resumed).
         stopping = EarlyStopping(**self.stopping)
         stopping.load_state_dict(state.stopping)
@@ -338,6 +342,8 @@ class Trainer:
             seconds = time.perf_counter() - start
             if not math.isfinite(loss):
                 model.load_state_dict(state.best_model)
+                if self._best_unsaved:
+                    self._save_best()
                 raise NonFiniteLossError(
                     f"loss became {loss} at epoch {epoch}; the best checkpoint (epoch "
                     f"{state.best_epoch}, loss {state.best_loss:.4f}) is kept"
@@ -362,7 +368,7 @@ class Trainer:
                     state.best_model = copy.deepcopy(average.state)
                 else:
                     state.best_model = pending_state or copy.deepcopy(model.state_dict())
-                self._save_best()
+                self._best_unsaved = True  # written with the next training state
             bar.update()
             bar.set_postfix(loss=f"{loss:.4f}", best=f"{state.best_loss:.4f}")
             if self.stopped or (self.checkpoint_every and epoch % self.checkpoint_every == 0):
@@ -423,6 +429,9 @@ class Trainer:
     def _save_last(self, model, optimizers, on_epoch) -> None:
         if self.checkpoints is None:
             return
+        if self._best_unsaved:  # first: a kill between the two writes leaves a newer best
+            self._save_best()
+            self._best_unsaved = False
         state = self.state_dict(model, optimizers, on_epoch)  # every rank: RNGs are gathered
         if is_main_process():
             self.checkpoints.save_last(state)

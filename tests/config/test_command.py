@@ -4,6 +4,7 @@ user errors are one line and a non-zero exit; HYDRA_FULL_ERROR=1 keeps the trace
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -133,3 +134,18 @@ def test_help_and_info(tmp_path):
 
 def test_sources_import_from_the_clone():
     assert Path(__import__("heco_pyg").__file__).is_relative_to(ROOT)
+
+
+def test_the_entry_point_moves_its_imports_out_of_the_collector(monkeypatch, capsys):
+    """In-process: ``run()`` freezes what the command imported (cheaper collections during
+    the run and at exit), before it reads the command line."""
+    from heco_pyg.train import main
+
+    monkeypatch.setattr(sys, "argv", ["heco-train", "--info"])
+    gc.unfreeze()
+    try:
+        main()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    assert "heco_acm" in capsys.readouterr().out

@@ -12,6 +12,7 @@ from sklearn.metrics import f1_score, roc_auc_score
 
 from heco_pyg.evaluation.probe import (
     ProtocolSettings,
+    _auc,
     f1_scores,
     few_label_splits,
     linear_probe,
@@ -30,6 +31,17 @@ def test_f1_scores_match_scikit_learn():
         assert macro[row] == pytest.approx(f1_score(labels, predicted[row], average="macro",
                                                     zero_division=0))  # fmt: skip
         assert micro[row] == pytest.approx(f1_score(labels, predicted[row], average="micro"))
+
+
+def test_auc_matches_scikit_learn_with_ties_and_absent_classes():
+    generator = np.random.default_rng(0)
+    labels = generator.choice([0, 1, 3], size=300)  # class 2 absent from the test set
+    probability = generator.dirichlet(np.ones(4), size=300).astype(np.float32)
+    probability[::7] = probability[0]  # ties across classes' rankings
+    probability[:, 1] = np.round(probability[:, 1], 1)  # many ties within one class
+    expected = np.mean([roc_auc_score(labels == c, probability[:, c]) for c in (0, 1, 3)])
+    assert _auc(labels, probability) == pytest.approx(expected, abs=1e-12)
+    assert math.isnan(_auc(np.zeros(5, dtype=int), probability[:5]))
 
 
 def _reference_probe(embeddings, labels, train, val, test, weights, settings):

@@ -44,6 +44,35 @@ def test_fit_keeps_the_best_state_and_writes_it_as_the_checkpoint(graph, tmp_pat
         assert torch.equal(saved["model"][name], value), name
 
 
+class RecordingStore:
+    """A :class:`CheckpointStore` that keeps the order of its writes in memory."""
+
+    def __init__(self):
+        self.writes, self.best = [], None
+
+    def save_best(self, state):
+        self.writes.append("best")
+        self.best = state
+
+    def save_last(self, state):
+        self.writes.append("last")
+
+    def last_state(self):
+        return None
+
+
+def test_the_best_state_is_written_with_the_training_state_not_at_every_improvement(graph):
+    model, inputs, positives = _mean_model(graph)
+    store = RecordingStore()
+    trainer = Trainer(max_epochs=6, patience=100, device="cpu", progress=False, lr=0.01,
+                      checkpoints=store, checkpoint_every=3)  # fmt: skip
+    trainer.fit(model, HeCoLoss(), inputs, positives)
+    assert store.writes.count("last") == 2  # epochs 3 and 6
+    assert store.writes.count("best") <= 2  # however many epochs improved
+    assert all(store.writes[i + 1] == "last" for i, w in enumerate(store.writes) if w == "best")
+    assert store.best["epoch"] == trainer.best_epoch
+
+
 def test_patience_stops_after_that_many_epochs_without_improvement(graph):
     model, inputs, positives = _mean_model(graph, dropout=0.0)
     trainer = Trainer(max_epochs=50, patience=2, device="cpu", progress=False, lr=0.0)
