@@ -76,6 +76,8 @@ else:
                            for name, s in data.metapath_stats.items()}
 result["seconds"] = time.perf_counter() - start
 result["peak_mib"] = rss()
+# the largest reading process (data.read_workers > 1), shared pages included
+result["worker_peak_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps(result))
 """
 
