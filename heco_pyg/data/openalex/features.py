@@ -218,8 +218,11 @@ class TextFeaturiser:
             x = self._fitted_rows([*documents, *names])
             self._write(rows, documents, x[: len(documents)])
             concept_x = x[len(documents) :]
-        paper_x = self._x if self._x is not None else np.zeros((0, 1), np.float32)
-        return paper_x[: self.num_rows], (concept_x if concept_names is not None else None)
+        if self._x is None:
+            return np.zeros((0, 1), np.float32), (concept_x if concept_names is not None else None)
+        paper_x, self._x = self._x, None
+        paper_x.resize((self.num_rows, paper_x.shape[1]), refcheck=False)  # drop the slack
+        return paper_x, (concept_x if concept_names is not None else None)
 
     def _fitted_rows(self, documents: Sequence) -> np.ndarray:
         rows = self._lsa.fitted_rows
