@@ -3,6 +3,7 @@ and exit status 1, an interrupted training run its resume line and 128 + the sig
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,13 +22,18 @@ class RunError(DataError):
 def command_errors() -> Iterator[None]:
     """``with command_errors():`` around a command's body: :class:`DataError` (and
     :class:`RunError`) print ``error: <message>`` and exit 1, :class:`Interrupted` prints
-    its message and exits 128 + the signal, without a traceback."""
+    its message and exits 128 + the signal (a Ctrl-C anywhere else: 130), without a
+    traceback."""
     try:
         yield
     except Interrupted as interrupted:
         sys.stdout.flush()
         print(str(interrupted), file=sys.stderr, flush=True)
         raise SystemExit(interrupted.exit_code) from None
+    except KeyboardInterrupt:  # outside the training loop (e.g. reading the data)
+        sys.stdout.flush()
+        print(str(Interrupted(signal.SIGINT)), file=sys.stderr, flush=True)
+        raise SystemExit(Interrupted(signal.SIGINT).exit_code) from None
     except DataError as error:
         sys.stdout.flush()
         print(f"error: {error}", file=sys.stderr, flush=True)

@@ -17,6 +17,7 @@ replayed), i.e. the reduced records of a few parts, never the raw JSON.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +117,7 @@ def read_parts(
             on_bad(record.location, record.error)
         return record.reduced
 
-    with _context().Pool(min(workers, len(files))) as pool:
+    with _context().Pool(min(workers, len(files)), initializer=_ignore_interrupts) as pool:
         for events, file_stats in pool.imap(_Worker(settings), files):
             stats.files += file_stats.files
             stats.empty_pages += file_stats.empty_pages
@@ -126,6 +127,12 @@ def read_parts(
                     continue
                 stats.records += 1
                 yield event.key, event.updated, lambda record=event: replay(record)
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the main process, which stops the pool (one message, not
+    one traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class _Worker:
