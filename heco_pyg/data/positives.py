@@ -94,7 +94,10 @@ def select_positives_by_blocks(
                 matrix.data[diagonal] = 0
                 matrix.eliminate_zeros()
             row_sum = np.asarray(matrix.sum(axis=1)).ravel()
-            total = total + sp.diags(1.0 / np.maximum(row_sum, 1e-12)) @ matrix
+            # diags(1 / row_sum) @ matrix, without scipy's product (its accumulator is
+            # one entry per column: O(num_nodes) per block)
+            matrix.data *= np.repeat(1.0 / np.maximum(row_sum, 1e-12), np.diff(matrix.indptr))
+            total = total + matrix
         parts.append(_positives_of_block(total.tocsr(), start, pos_num))
     return torch.from_numpy(np.concatenate(parts, axis=1))
 
