@@ -30,6 +30,8 @@ from heco_pyg.data.phases import PhaseTimer, phase_bar
 
 log = logging.getLogger(__name__)
 
+#: At most about this many row blocks per meta-path product (see metapath_count_blocks).
+BLOCKS_PER_PRODUCT = 128
 #: ``max_degree="auto"``: the hub cap bounds the mean path instances per row to this.
 AUTO_HUB_WORK = 200
 # Above this many target nodes the unpruned density is estimated from a row sample.
@@ -115,6 +117,9 @@ def metapath_count_blocks(
     row cut to its ``topk`` (:func:`~heco_pyg.data.incidence.topk_counts_per_row`); rows
     in order."""
     transpose = matrix.T.tocsr()
+    # scipy's product allocates one accumulator entry per column for every block: on large
+    # graphs, fewer larger blocks (the rows' work is bounded by the hub cap).
+    block_size = max(block_size, matrix.shape[0] // BLOCKS_PER_PRODUCT)
     for start in range(0, matrix.shape[0], block_size):
         block = (matrix[start : start + block_size] @ transpose).tocsr()
         row = row_of_entries(block.indptr) + start
@@ -209,9 +214,9 @@ class AddMetaPathCounts:
         if self.workdir is None:
             with timer.phase(f"{name} products", n):
                 parts = []
-                for start, block in zip(range(0, n, self.block_size), blocks, strict=False):
+                for block in blocks:
                     parts.append(block)
-                    bar.update(min(self.block_size, n - start))
+                    bar.update(_rows_of(block))
                 bar.close()
                 rows, cols, counts = (
                     tuple(np.concatenate(p) for p in zip(*parts, strict=True))
@@ -225,9 +230,9 @@ class AddMetaPathCounts:
         expected = n * self.topk if self.topk else 10 * pruned.nnz
         writer = SymmetricEdgeWriter(self.workdir, name, n, expected)
         with timer.phase(f"{name} products", n):
-            for start, block in zip(range(0, n, self.block_size), blocks, strict=False):
+            for block in blocks:
                 writer.add(*block)
-                bar.update(min(self.block_size, n - start))
+                bar.update(_rows_of(block))
             bar.close()
         with timer.phase(f"{name} symmetrisation", n):
             writer.finish()
@@ -292,6 +297,12 @@ class AddMetaPathCounts:
         return (
             f"{self.__class__.__name__}({self.metapaths}, max_df={self.max_df}, topk={self.topk})"
         )
+
+
+def _rows_of(block: tuple[np.ndarray, np.ndarray, np.ndarray]) -> int:
+    """Rows a block spans (for the bar): from its first to its last row with entries."""
+    rows = block[0]
+    return int(rows[-1] - rows[0] + 1) if len(rows) else 0
 
 
 def _cap_rule(max_degree: int | str | None) -> str:

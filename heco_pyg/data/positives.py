@@ -23,6 +23,9 @@ from heco_pyg.data.phases import PhaseTimer
 
 log = logging.getLogger(__name__)
 
+#: Rows of the out-of-core positives computed at once.
+POSITIVE_BLOCK_ROWS = 65_536
+
 
 def metapath_scores(data: HeteroData) -> sp.csr_matrix:
     """``C = sum_m rownorm(A^m)`` over the graph's meta-paths, without the diagonal."""
@@ -76,13 +79,14 @@ def _positives_of_block(scores: sp.csr_matrix, start: int, pos_num: int) -> np.n
 
 
 def select_positives_by_blocks(
-    edge_files: list[EdgeFile], num_nodes: int, pos_num: int, block_size: int = 65_536
+    edge_files: list[EdgeFile], num_nodes: int, pos_num: int, block_size: int | None = None
 ) -> torch.Tensor:
     """:func:`select_positives` from meta-path edges on disk, one block of rows at a time
     (each meta-path's rows are read from its files, normalised, summed and cut): the same
     pairs, in memory bounded by a block of rows."""
     if pos_num < 1:
         raise DataError(f"pos_num must be at least 1, got {pos_num}")
+    block_size = block_size or POSITIVE_BLOCK_ROWS
     parts = []
     for start in range(0, num_nodes, block_size):
         stop = min(start + block_size, num_nodes)
@@ -94,7 +98,10 @@ def select_positives_by_blocks(
                 matrix.data[diagonal] = 0
                 matrix.eliminate_zeros()
             row_sum = np.asarray(matrix.sum(axis=1)).ravel()
-            total = total + sp.diags(1.0 / np.maximum(row_sum, 1e-12)) @ matrix
+            # diags(1 / row_sum) @ matrix, without scipy's product (its accumulator is
+            # one entry per column: O(num_nodes) per block)
+            matrix.data *= np.repeat(1.0 / np.maximum(row_sum, 1e-12), np.diff(matrix.indptr))
+            total = total + matrix
         parts.append(_positives_of_block(total.tocsr(), start, pos_num))
     return torch.from_numpy(np.concatenate(parts, axis=1))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -73,6 +74,7 @@ def worker(papers: int, mode: str, args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")  # phases: stderr
     start = time.perf_counter()
     data = load_synthetic(
         preparation={

@@ -6,7 +6,9 @@ import numpy as np
 import torch
 
 from heco_pyg.data.edge_files import EdgeFile, SymmetricEdgeWriter, open_edges
-from heco_pyg.data.pipeline import prepare_paper_graph
+from heco_pyg.data.metapaths import AddMetaPathCounts
+from heco_pyg.data.pipeline import PAPER_METAPATHS, prepare_paper_graph
+from heco_pyg.data.positives import AddPositives
 from heco_pyg.data.synthetic import generate_synthetic
 
 
@@ -17,9 +19,13 @@ def small_graph():
 def test_out_of_core_build_equals_in_memory(tmp_path, monkeypatch):
     # Small buckets and blocks, so the bucket routing and the block joins are exercised.
     monkeypatch.setattr("heco_pyg.data.edge_files.BUCKET_ENTRIES", 1_000)
-    sizes = {"author": 2, "concept": 2}
-    memory = prepare_paper_graph(small_graph(), sizes, pos_num=4, metapath_topk=7)
-    disk = prepare_paper_graph(small_graph(), sizes, pos_num=4, metapath_topk=7, workdir=tmp_path)
+    monkeypatch.setattr("heco_pyg.data.positives.POSITIVE_BLOCK_ROWS", 64)
+    memory = prepare_paper_graph(small_graph(), {"author": 2, "concept": 2}, pos_num=4,
+                                 metapath_topk=7)  # fmt: skip
+    metapaths = AddMetaPathCounts(PAPER_METAPATHS, max_df={"concept": 0.05}, topk=7,
+                                  max_degree={"author": "auto", "concept": "auto"},
+                                  block_size=50, workdir=tmp_path)  # fmt: skip
+    disk = AddPositives(4)(metapaths(small_graph()))
     assert disk.metapath_workdir == str(tmp_path) and not hasattr(memory, "metapath_workdir")
     for name in ("PAP", "PCP"):
         expected, actual = memory["paper", name, "paper"], disk["paper", name, "paper"]
