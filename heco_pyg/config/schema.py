@@ -81,7 +81,7 @@ PREPARATION = {
     ),
     "workdir": _s(
         str,
-        "folder for the out-of-core meta-path edges (memory-mapped .npy), kept; null: in memory, or a temporary folder from 500,000 papers",
+        "folder for the out-of-core meta-path edges (memory-mapped .npy), kept; null: in memory, or a temporary folder from 20,000 papers",
         null=True,
     ),
     "pos_num": _s(int, "positives per paper, itself included", 1),

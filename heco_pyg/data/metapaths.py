@@ -32,8 +32,11 @@ log = logging.getLogger(__name__)
 
 #: At most about this many row blocks per meta-path product (see metapath_count_blocks).
 BLOCKS_PER_PRODUCT = 128
-#: ``max_degree="auto"``: the hub cap bounds the mean path instances per row to this.
+#: ``max_degree="auto"``: the hub cap bounds the mean path instances per row to this,
 AUTO_HUB_WORK = 200
+#: and leaves products of at most this many path instances alone (well under a second:
+#: the default 3,000-paper synthetic PCP is 0.75M, a 200,000-work OpenAlex field 10^10).
+AUTO_HUB_MIN_WORK = 10_000_000
 # Above this many target nodes the unpruned density is estimated from a row sample.
 EXACT_DENSITY_LIMIT = 20_000
 DENSITY_SAMPLE_ROWS = 1_000
@@ -141,22 +144,25 @@ def metapath_counts(
 
 
 def auto_hub_degree(
-    degree: np.ndarray, num_rows: int, work_per_row: int | None = None
+    degree: np.ndarray, num_rows: int, work_per_row: int | None = None, min_work: int | None = None
 ) -> int | None:
     """The largest hub cap that keeps the meta-path product within ``work_per_row`` path
     instances per row on average (``None``: no cap needed).
 
     Row ``i`` of ``A A^T`` costs the degrees of its neighbours, so the whole product costs
     ``sum_x degree(x)^2``; neighbours are dropped from the largest down until that is at
-    most ``work_per_row * num_rows``. A graph whose product already fits gets no cap, so
-    small graphs are unaffected. ``work_per_row`` defaults to :data:`AUTO_HUB_WORK`.
+    most ``work_per_row * num_rows`` (or :data:`AUTO_HUB_MIN_WORK`, if larger). A graph
+    whose product already fits gets no cap, so small graphs (the default synthetic one
+    among them) are unaffected. ``work_per_row`` defaults to :data:`AUTO_HUB_WORK`.
     """
     work_per_row = AUTO_HUB_WORK if work_per_row is None else work_per_row
+    min_work = AUTO_HUB_MIN_WORK if min_work is None else min_work
+    budget = max(work_per_row * num_rows, min_work)
     degree = np.sort(np.asarray(degree, dtype=np.float64))
     work = np.cumsum(degree**2)
-    if len(degree) == 0 or work[-1] <= work_per_row * num_rows:
+    if len(degree) == 0 or work[-1] <= budget:
         return None
-    fits = int(np.searchsorted(work, work_per_row * num_rows, side="right"))
+    fits = int(np.searchsorted(work, budget, side="right"))
     # Every neighbour of degree <= the cap is kept: step down past ties with the next one.
     cap = int(degree[fits]) - 1 if fits < len(degree) else int(degree[-1])
     return max(cap, 1)

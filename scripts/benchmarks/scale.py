@@ -6,7 +6,7 @@ and the full-batch vs mini-batch crossover.
     python scripts/bench.py scale --papers 1000000 10000000 --build-only
 
 ``--build-only``: the graph build alone (generator, meta-paths, positives; out of core
-from 500,000 papers), then, with ``--load-step``, one mini-batch training step on it.
+from 20,000 papers), then, with ``--load-step``, one mini-batch training step on it.
 
 Every measurement runs in its own process, so peak memory is that run's alone.
 """

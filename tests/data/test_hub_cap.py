@@ -12,15 +12,31 @@ from tests.data.test_metapaths import toy_graph
 
 def test_auto_hub_degree_keeps_the_product_within_the_work_per_row():
     degree = np.array([10, 1, 3, 2])  # product work: 100 + 1 + 9 + 4 = 114 path instances
-    assert auto_hub_degree(degree, num_rows=4, work_per_row=30) is None  # 114 <= 120
-    assert auto_hub_degree(degree, num_rows=2, work_per_row=10) == 9  # 14 <= 20 < 114
+
+    def cap(degree, num_rows, work_per_row):
+        return auto_hub_degree(np.asarray(degree), num_rows, work_per_row, min_work=0)
+
+    assert cap(degree, num_rows=4, work_per_row=30) is None  # 114 <= 120
+    assert cap(degree, num_rows=2, work_per_row=10) == 9  # 14 <= 20 < 114
     # Ties: either every node of a degree is kept or none is.
-    assert auto_hub_degree(np.array([2, 5, 5, 5]), num_rows=1, work_per_row=30) == 4
-    assert auto_hub_degree(np.array([]), num_rows=1, work_per_row=1) is None
+    assert cap([2, 5, 5, 5], num_rows=1, work_per_row=30) == 4
+    assert cap([], num_rows=1, work_per_row=1) is None
+    # A product below the floor is left alone, whatever the work per row.
+    assert auto_hub_degree(degree, num_rows=2, work_per_row=10, min_work=114) is None
+    assert auto_hub_degree(degree, num_rows=2, work_per_row=10, min_work=113) == 9
+
+
+def test_the_default_synthetic_graph_gets_no_automatic_cap():
+    """3,000 papers: the PCP product (0.75M path instances after the df cut) is above 200 per
+    paper but far below the floor, so `make train`'s graph is the uncapped one."""
+    data = prepare_paper_graph(generate_synthetic(), {"author": 6, "concept": 8})
+    for stats in data.metapath_stats.values():
+        assert stats["max_hub_degree"] is None and stats["dropped_neighbours"] <= 36
 
 
 def test_auto_cap_prunes_hubs_and_is_recorded(monkeypatch):
     monkeypatch.setattr("heco_pyg.data.metapaths.AUTO_HUB_WORK", 3)
+    monkeypatch.setattr("heco_pyg.data.metapaths.AUTO_HUB_MIN_WORK", 0)
     # Concept 0 is on all 6 papers (work 36), concepts 1..3 on 2 each (work 12): 48 > 3 * 6.
     data = AddMetaPathCounts({"PCP": "concept"}, max_degree={"concept": "auto"})(toy_graph())
     stats = data.metapath_stats["PCP"]
