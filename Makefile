@@ -17,13 +17,14 @@ export WANDB_SILENT ?= true
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-# --no-compile: Python compiles a module when it is first imported, not all ~20,000 of
-# the wheels' files at install (torch alone: 44 s -> 11 s here).
+# Bytecode is compiled at install (pip's default) although --no-compile would make torch's
+# install 44 s -> 11 s: where PYTHONDONTWRITEBYTECODE is set (this project's machines),
+# nothing would ever cache it and every command would compile its imports again (~15 s).
 $(BIN)/.installed: pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --no-compile -c $(CONSTRAINTS) "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(BIN)/pip install --quiet --no-compile -c $(CONSTRAINTS) -e ".[dev]"
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
 	$(BIN)/pip check
 	touch $@
 
