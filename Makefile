@@ -33,7 +33,7 @@ install: $(BIN)/.installed  ## create .venv and install the package, its test to
 constraints: install  ## rewrite constraints.txt from the versions installed in .venv
 	$(BIN)/python scripts/constraints.py > $(CONSTRAINTS)
 
-train: install  ## train HeCo on the built-in synthetic graph (offline; 1-10 min by load, see README)
+train: install  ## train HeCo on the built-in synthetic graph (offline; 1-2 min, see README)
 	$(BIN)/python -m heco_pyg.train model=heco data=synthetic $(ARGS)
 
 test: install  ## run the fast test suite
