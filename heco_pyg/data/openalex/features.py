@@ -207,7 +207,10 @@ class TextFeaturiser:
             self._flush()
 
     def finish(self, concept_names: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray | None]:
-        names = [words(name) for name in concept_names or []]
+        names = list(concept_names or [])
+        if self.method == "tfidf":
+            names = [words(name) for name in names]
+            _key_words.cache_clear()  # the abstracts' words: not needed past the last one
         if self.fitted:
             self._flush()
             concept_x = self._transform(names)

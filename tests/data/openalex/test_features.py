@@ -119,3 +119,21 @@ def test_abstract_words_are_the_words_of_the_rebuilt_abstract():
     index = {"Deep": [0], "state-of-the-art,": [1, 5], "the": [2], "models.": [3, 4], "x": [6]}
     assert Counter(abstract_words(index)) == Counter(words(rebuild_abstract(index)))
     assert abstract_words(None) == [] and abstract_words({}) == []
+
+
+def test_minilm_gets_the_concept_names_as_text(monkeypatch):
+    """The streaming path hands MiniLM strings (for papers and for concept names), not word
+    lists (a stand-in model records what it is given)."""
+    import heco_pyg.data.openalex.features as features
+
+    seen = []
+
+    def encode(texts):
+        seen.extend(texts)
+        return np.ones((len(texts), 3), np.float32)
+
+    monkeypatch.setattr(features, "_minilm_model", lambda: None)
+    monkeypatch.setattr(features, "minilm", encode)
+    papers, concepts = text_features(["coral reef biodiversity", ""], ["Biodiversity"], "minilm")
+    assert seen == ["coral reef biodiversity", "", "Biodiversity"]
+    assert papers.shape == (2, 3) and not papers[1].any() and concepts.shape == (1, 3)
