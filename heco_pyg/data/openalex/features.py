@@ -192,19 +192,16 @@ class TextFeaturiser:
         self._rows.append(row)
         self._documents.append(document)
         self.num_rows = max(self.num_rows, row + 1)
-        if len(self._rows) > min(self.fit_size, self.chunk_size) - 1:
+        if len(self._rows) >= (self.chunk_size if self.fitted else self.fit_size + 1):
             start = time.perf_counter()
-            self._fit_or_flush()
+            if self.fitted:
+                self._flush()
+            else:  # the sample is full: fit on it, then stream
+                rows, documents = _last_per_row(self._rows, self._documents)
+                self._rows, self._documents = [], []
+                self._lsa = _Lsa(documents, self.dim, self.seed)
+                self._write(rows, documents, self._fitted_rows(documents))
             self.seconds_during_read += time.perf_counter() - start
-
-    def _fit_or_flush(self) -> None:
-        if not self.fitted and len(self._rows) > self.fit_size:
-            rows, documents = _last_per_row(self._rows, self._documents)
-            self._rows, self._documents = [], []
-            self._lsa = _Lsa(documents, self.dim, self.seed)
-            self._write(rows, documents, self._fitted_rows(documents))
-        if self.fitted and len(self._rows) >= self.chunk_size:
-            self._flush()
 
     def finish(self, concept_names: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray | None]:
         names = list(concept_names or [])
