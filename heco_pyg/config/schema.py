@@ -256,6 +256,7 @@ PROTOCOL = {
     "lr": _s(float, "probe learning rate", 0, 10, low_open=True),
     "weight_decay": _s(float, "probe weight decay", 0, 1),
     "clustering_runs": _s(int, "K-means restarts", 1),
+    "normalize": _s(bool, "the paper's protocol on unit-length rows (official: raw rows)"),
 }
 
 # Top-level keys of each command's config.

@@ -39,7 +39,9 @@ log = logging.getLogger(__name__)
 class ProtocolSettings:
     """The probe's settings (the paper's: lr 0.05 on ACM, 0.01 elsewhere, no weight decay,
     50 repetitions of 200 steps). ``per_class``: labelled training (and validation) nodes
-    per class of the seeded splits of :func:`probe_f1`; ``clustering_runs``: K-means runs."""
+    per class of the seeded splits of :func:`probe_f1`; ``clustering_runs``: K-means runs.
+    ``normalize``: the paper's protocol (:func:`~heco_pyg.evaluation.protocol.evaluate_protocol`)
+    reads unit-length rows instead of the raw ones (the official code's)."""
 
     lr: float = 0.01
     weight_decay: float = 0.0
@@ -47,6 +49,7 @@ class ProtocolSettings:
     steps: int = 200
     clustering_runs: int = 10
     per_class: int = 20
+    normalize: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping | None) -> ProtocolSettings:

@@ -5,8 +5,10 @@ logistic-regression probes on the dataset's fixed split and reports test Macro-F
 Micro-F1 and AUC as mean and std over the repetitions (the probe:
 :func:`heco_pyg.evaluation.probe.linear_probe`, all 50 as one batched model).
 Clustering: K-means with K = number of classes on the labelled nodes, NMI and ARI, mean
-over ``clustering_runs`` runs. The embeddings are the meta-path view, not normalised, in
-eval mode, as the official ``get_embeds``.
+over ``clustering_runs`` runs. The embeddings are the meta-path view in eval mode, not
+normalised, as the official ``get_embeds`` (``protocol.normalize=true``: unit-length rows,
+which the fixed-length probe reads the same at every embedding scale; the stable recipe's
+choice, docs/reproduction.md).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from heco_pyg.evaluation.probe import ProtocolSettings, clustering_scores, linear_probe
@@ -58,6 +61,8 @@ def evaluate_protocol(
     settings = settings or ProtocolSettings()
     embeddings = torch.as_tensor(np.asarray(embeddings) if not isinstance(embeddings, Tensor)
                                  else embeddings).float()  # fmt: skip
+    if settings.normalize:
+        embeddings = F.normalize(embeddings, dim=1)
     labels = torch.as_tensor(np.asarray(labels)).long()
     classification = {}
     for rate, (train, val, test) in splits.items():

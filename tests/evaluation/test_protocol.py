@@ -68,3 +68,26 @@ def test_no_splits_no_protocol():
     assert not has_splits(data)
     data["paper"].y = torch.zeros(10, dtype=torch.long)
     assert not has_splits(data)
+
+
+def test_normalize_reads_unit_rows_whatever_the_scale():
+    """protocol.normalize: the probe sees unit-length rows, so rows scaled by any factor
+    score the same; raw rows at a tiny scale (a trained encoder's drift) underfit the
+    fixed-length probe and score lower."""
+    generator = torch.Generator().manual_seed(1)
+    labels = torch.arange(600) % 3
+    embeddings = (
+        torch.randn(600, 8, generator=generator)
+        + 2 * torch.nn.functional.one_hot(labels, 8).float()
+    )
+    index = torch.randperm(600, generator=generator)
+    splits = {20: (index[:60], index[60:200], index[200:])}
+    unit = ProtocolSettings(repeats=4, steps=30, normalize=True)
+    small = evaluate_protocol(embeddings * 0.01, labels, splits, unit)
+    large = evaluate_protocol(embeddings * 10.0, labels, splits, unit)
+    assert small["classification"] == large["classification"]
+    assert small["settings"]["normalize"] is True
+    raw_small = evaluate_protocol(embeddings * 0.01, labels, splits,
+                                  ProtocolSettings(repeats=4, steps=30))  # fmt: skip
+    f1 = lambda result: result["classification"]["20"]["micro_f1"]["mean"]  # noqa: E731
+    assert f1(small) > f1(raw_small) + 0.05

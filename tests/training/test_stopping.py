@@ -156,9 +156,13 @@ def test_stable_recipe_composes(dataset):
     official = compose_config([f"experiment=heco_{dataset}"])
     stable = compose_config([f"experiment=heco_{dataset}_stable"])
     assert stable.data.name == dataset
-    # The official hyper-parameters, plus the stabiliser in the trainer only.
-    for group in ("model", "loss", "protocol", "data"):
+    # The official hyper-parameters, plus the stabiliser in the trainer and unit-length
+    # rows for the paper's protocol (everything else of the protocol is the official one).
+    for group in ("model", "loss", "data"):
         assert stable[group] == official[group], group
+    assert official.protocol.normalize is False and stable.protocol.normalize is True
+    for key in set(official.protocol) - {"normalize"}:
+        assert stable.protocol[key] == official.protocol[key], key
     stabiliser = {"ema_decay", "min_delta", "smoothing", "min_epochs", "patience", "max_epochs"}
     for key in set(official.trainer) - stabiliser:
         assert stable.trainer[key] == official.trainer[key], key
