@@ -13,6 +13,7 @@ Both terms are computed with log-sum-exp; positives are sparse (anchor, positive
 
 from __future__ import annotations
 
+import math
 import weakref
 from typing import NamedTuple
 
@@ -83,6 +84,8 @@ class CrossViewLogSumExp(torch.autograd.Function):
 
     All are read from one ``E = exp(S - 1/tau)``: since ``|S| <= 1/tau`` the shift bounds
     every exponent without a max pass (it rides along the product as an extra channel).
+    ``E`` is taken as ``2^((S - 1/tau) log2 e)`` with ``log2 e`` folded into the product:
+    on the CPU ``exp2`` is about twice as fast as ``exp`` (9M per step at 3,000 papers).
     ``E`` is computed and consumed in blocks of rows that stay in cache: the forward fills a
     block, exponentiates and sums it while hot; the backward scales it in place to ``dS``,
     adds the positive pairs' terms (P scalar updates, whatever P is: DBLP has 4M pairs), and
@@ -98,15 +101,17 @@ class CrossViewLogSumExp(torch.autograd.Function):
         rows, columns = a.size(0), b.size(0)
         workspace = workspace or Workspace()
         exp, ctx.lease = workspace.take(rows, columns, a)
-        # [a / tau, -1/tau] . [b, 1] = s_ij - 1/tau: the shift costs no pass over E.
-        a_shifted = torch.cat([a * shift, a.new_full((rows, 1), -shift)], dim=1)
+        # [a / tau, -1/tau] . [b, 1] = s_ij - 1/tau: the shift costs no pass over E; the
+        # factor log2(e) makes exp2 of the product exp(s_ij - 1/tau).
+        scale = shift * math.log2(math.e)
+        a_shifted = torch.cat([a * scale, a.new_full((rows, 1), -scale)], dim=1)
         b_shifted = torch.cat([b, b.new_ones(columns, 1)], dim=1)
         row, column = a.new_empty(rows), a.new_zeros(columns)
         block_rows = rows if a.is_cuda else block_rows  # blocks help CPU caches only
         for start in range(0, rows, block_rows):
             block = exp[start : start + block_rows]
             torch.mm(a_shifted[start : start + block_rows], b_shifted.t(), out=block)
-            block.exp_()
+            torch.exp2(block, out=block)
             torch.sum(block, dim=1, out=row[start : start + block_rows])
             column += block.sum(dim=0)
         flat = exp.view(-1)
