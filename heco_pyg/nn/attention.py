@@ -57,12 +57,23 @@ class NodeAttention(nn.Module):
     def reset_parameters(self) -> None:
         nn.init.xavier_normal_(self.attention, gain=1.414)
 
-    def forward(self, target: Tensor, neighbours: Tensor) -> tuple[Tensor, Tensor]:
-        """``target`` ``[B, C]``, ``neighbours`` ``[B, S, C]`` -> ``[B, C]``, weights ``[B, S]``."""
+    def forward(
+        self, target: Tensor, neighbours: Tensor, index: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """``target`` ``[B, C]``; ``neighbours`` ``[B, S, C]``, or with ``index`` ``[B, S]``
+        the distinct neighbours ``[U, C]`` that ``index`` picks from -> ``[B, C]``, weights
+        ``[B, S]``."""
+        if index is None:
+            slots = neighbours.shape[:2]
+            index = torch.arange(slots.numel(), device=neighbours.device).view(slots)
+            neighbours = neighbours.reshape(-1, self.channels)
         attention = self.dropout(self.attention).view(2, self.channels)
-        score = (target @ attention[0])[:, None] + neighbours @ attention[1]
+        neighbour_score = (neighbours @ attention[1]).index_select(0, index.view(-1))
+        score = (target @ attention[0])[:, None] + neighbour_score.view_as(index)
         weight = torch.softmax(F.leaky_relu(score), dim=1)
-        return (weight[..., None] * neighbours).sum(dim=1), weight
+        # A weighted bag of rows: no [B, S, C] copy of the neighbours, nor its scatter in
+        # the backward (on the CPU half the cost of the gather, product and sum).
+        return F.embedding_bag(index, neighbours, mode="sum", per_sample_weights=weight), weight
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.channels})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch_geometric.utils import index_to_mask, mask_to_index
 
 from heco_pyg.nn.sparse import Adjacency
 
@@ -55,3 +56,13 @@ def sample_edges(adjacency: Adjacency, index: Tensor, num_samples: int) -> tuple
     has_neighbours = degree > 0
     edges = (start[:, None] + positions).clamp(max=max(adjacency.col.numel() - 1, 0))
     return edges, has_neighbours
+
+
+def unique_ids(ids: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
+    """``torch.unique(ids, return_inverse=True)`` for ids in ``[0, num_nodes)``: the sorted
+    distinct ids and the position of every entry of ``ids`` among them, from a mask of the
+    nodes instead of a sort (linear in the ids and the nodes)."""
+    flat = ids.reshape(-1)
+    mask = index_to_mask(flat, num_nodes)
+    position = mask.cumsum(0) - 1
+    return mask_to_index(mask), position.index_select(0, flat).view_as(ids)

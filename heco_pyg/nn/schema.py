@@ -27,20 +27,24 @@ class SchemaEncoder(nn.Module):
         self.type_attention.reset_parameters()
 
     def per_type(
-        self, target: Tensor, neighbours: dict[str, Tensor], has_neighbours: dict[str, Tensor]
-    ) -> tuple[Tensor, dict[str, Tensor]]:
+        self, target: Tensor, neighbours: dict[str, Tensor], has_neighbours: dict[str, Tensor],
+        index: dict[str, Tensor] | None = None,
+    ) -> tuple[Tensor, dict[str, Tensor]]:  # fmt: skip
         """
         Args:
             target: ``[B, C]`` projected target nodes.
-            neighbours: per type, ``[B, S_t, C]`` projected sampled neighbours.
+            neighbours: per type, ``[B, S_t, C]`` projected sampled neighbours, or with
+                ``index`` the distinct ones ``[U_t, C]``.
             has_neighbours: per type, ``[B]`` bool; nodes without any get a zero vector.
+            index: per type, ``[B, S_t]``: the sampled neighbours' rows in ``neighbours``.
 
         Returns:
             ``[T, B, C]`` one embedding per type, per-type node weights ``[B, S_t]``.
         """
         per_type, node_weights = [], {}
         for node_type in self.neighbour_types:
-            z, weight = self.node_attention[node_type](target, neighbours[node_type])
+            rows = None if index is None else index[node_type]
+            z, weight = self.node_attention[node_type](target, neighbours[node_type], rows)
             per_type.append(F.elu(z) * has_neighbours[node_type][:, None])
             node_weights[node_type] = weight
         return torch.stack(per_type), node_weights

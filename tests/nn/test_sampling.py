@@ -1,6 +1,6 @@
 import torch
 
-from heco_pyg.nn.sampling import sample_neighbours
+from heco_pyg.nn.sampling import sample_neighbours, unique_ids
 from heco_pyg.nn.sparse import Adjacency
 
 
@@ -40,3 +40,11 @@ def test_adjacency_rows_match_the_dense_matrix():
     assert torch.allclose(dense.sum(dim=1), torch.tensor([1.0, 1.0, 0.0, 1.0]))
     index = torch.tensor([3, 0, 3])
     assert torch.allclose(a.rows(index).to_dense(), dense[index])
+
+
+def test_unique_ids_equal_torch_unique():
+    ids = torch.tensor([[7, 2, 2], [0, 9, 7]])
+    distinct, position = unique_ids(ids, num_nodes=12)
+    expected, inverse = torch.unique(ids, return_inverse=True)
+    assert distinct.tolist() == expected.tolist() == [0, 2, 7, 9]
+    assert position.tolist() == inverse.tolist() == [[2, 1, 1], [0, 3, 2]]
