@@ -135,9 +135,13 @@ class CrossViewLogSumExp(torch.autograd.Function):
          reverse_pairs, forward_exp, reverse_exp) = ctx.saved_tensors  # fmt: skip
         exp, block_rows, tau = ctx.exp, ctx.block_rows, ctx.tau
         by_row, by_column = grad_row / row / tau, grad_column / column / tau
-        for start in range(0, exp.size(0), block_rows):  # dS of the all-pairs terms, in place
-            stop = start + block_rows
-            exp[start:stop].mul_(by_row[start:stop, None] + by_column[None, :])
+        # dS of the all-pairs terms, in place: E_ij (by_row_i + by_column_j), the factor
+        # written into one block-sized buffer (a new one per block cost page faults).
+        factor = exp.new_empty(min(block_rows, exp.size(0)), exp.size(1))
+        for start in range(0, exp.size(0), block_rows):
+            block = exp[start : start + block_rows]
+            by_block = by_row[start : start + block_rows, None]
+            block.mul_(torch.add(by_block, by_column, out=factor[: block.size(0)]))
         flat = exp.view(-1)  # plus the positive pairs' terms
         flat.index_add_(
             0, forward_pairs, forward_exp * (grad_positive / positive_row / tau)[anchor]
