@@ -68,7 +68,7 @@ class NodeAttention(nn.Module):
             index = torch.arange(slots.numel(), device=neighbours.device).view(slots)
             neighbours = neighbours.reshape(-1, self.channels)
         attention = self.dropout(self.attention).view(2, self.channels)
-        neighbour_score = (neighbours @ attention[1]).index_select(0, index.view(-1))
+        neighbour_score = (neighbours @ attention[1]).index_select(0, index.reshape(-1))
         score = (target @ attention[0])[:, None] + neighbour_score.view_as(index)
         weight = torch.softmax(F.leaky_relu(score), dim=1)
         # A weighted bag of rows: no [B, S, C] copy of the neighbours, nor its scatter in
