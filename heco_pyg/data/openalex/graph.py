@@ -22,8 +22,7 @@ from __future__ import annotations
 import itertools
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,29 +31,10 @@ from torch_geometric.data import HeteroData
 
 from heco_pyg.data.graph import DataError, build_graph
 from heco_pyg.data.openalex.records import WORK_URL, BadRecordHandler, Location, normalise_id
-
-if TYPE_CHECKING:
-    from heco_pyg.data.openalex.table import WorkTable
+from heco_pyg.data.openalex.table import Work, WorkTable
 
 CONCEPT_KINDS = ("concepts", "topics", "subfields", "keywords")
 LABELS = ("field", "subfield", "none")
-
-
-@dataclass(frozen=True, slots=True)
-class Work:
-    """The fields of one work the graph needs."""
-
-    title: str  # its first line, stripped (papers.csv); the text itself goes to the featuriser
-    has_title: bool
-    has_text: bool
-    doi: str  # as OpenAlex gives it (https://doi.org/...), or ""
-    has_abstract: bool
-    authors: tuple[str, ...]
-    null_author_ids: int
-    authors_truncated: bool
-    concepts: tuple[str, ...]
-    label: str | None
-    references: np.ndarray  # int64 work numbers (W123 -> 123): 8 bytes each, not a URL string
 
 
 def _abstract_positions(index: Mapping[str, list[int]]) -> tuple[list, np.ndarray] | None:

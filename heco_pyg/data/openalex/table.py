@@ -1,7 +1,8 @@
-"""The reduced works of an ingestion, kept as columns until the graph is assembled.
+"""The reduced works of an ingestion: one :class:`Work` as the reducer makes it, and
+:class:`WorkTable`, the columns they are kept in until the graph is assembled.
 
-A :class:`~heco_pyg.data.openalex.graph.Work` is a Python object per work with a tuple
-of id strings per list (~0.8 KB a work beside its title and DOI); at field scale those
+A :class:`Work` is a Python object per work with a tuple of id strings per list (~0.8
+KB a work beside its title and DOI); at field scale those
 objects are most of the ingestion's memory, and, freed among the strings that stay,
 they leave the allocator's pages fragmented. :class:`WorkTable` appends each reduced
 work to flat arrays instead: author and concept ids as int32 codes (each id string is
@@ -16,11 +17,28 @@ from __future__ import annotations
 import sys
 from array import array
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from heco_pyg.data.openalex.graph import Work
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """The fields of one work the graph needs."""
+
+    title: str  # its first line, stripped (papers.csv); the text itself goes to the featuriser
+    has_title: bool
+    has_text: bool
+    doi: str  # as OpenAlex gives it (https://doi.org/...), or ""
+    has_abstract: bool
+    authors: tuple[str, ...]
+    null_author_ids: int
+    authors_truncated: bool
+    concepts: tuple[str, ...]
+    label: str | None
+    references: np.ndarray  # int64 work numbers (W123 -> 123): 8 bytes each, not a URL string
+
 
 #: The boolean fields of a work, one bit each of :attr:`WorkTable.flags`.
 FLAGS = ("has_title", "has_text", "has_abstract", "authors_truncated")
