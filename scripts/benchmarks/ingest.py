@@ -10,7 +10,8 @@ each concept by one of the real concept's ``works / 2000`` variants (same names 
 levels), so that authors and concepts have the degrees of a real field (~3 papers per
 author, ~100 per concept) rather than those of 200 works copied a thousand times; its
 in-set references redrawn; and ``--duplicates`` of the works written again with an
-older ``updated_date`` (the dedupe path). Then, each in a fresh child process (peak
+older ``updated_date`` (the dedupe path); gzip level 1 (``--compresslevel``): level 6 made
+compression most of the generator's time. Then, each in a fresh child process (peak
 memory is its own):
 
 * ``plain``: gunzip every part and ``json.loads`` every line: what reading costs at least;
