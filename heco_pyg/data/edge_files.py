@@ -25,8 +25,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-#: Entries (both directions) per bucket: ~12 bytes each on disk, ~40 bytes while merged.
-BUCKET_ENTRIES = 40_000_000
+#: Entries (both directions) per bucket: 12 bytes each on disk, at most ~28 bytes while
+#: merged (~110 MB a bucket; 40M entries made the merge the peak of a 200,000-work
+#: OpenAlex prepare: +660 MB).
+BUCKET_ENTRIES = 4_000_000
 #: The ``.npy`` header is padded to this many bytes, so the data start at a fixed offset.
 HEADER_BYTES = 128
 
@@ -68,10 +70,12 @@ class SymmetricEdgeWriter:
         self.buckets = math.ceil(num_nodes / self.bucket_rows)
         self.spill = self.directory / f"{name}_buckets"
         self.spill.mkdir(exist_ok=True)
-        self.files = [
-            (open(self.spill / f"{b}.keys", "wb"), open(self.spill / f"{b}.values", "wb"))
-            for b in range(self.buckets)
-        ]
+        # Opened per write, not held: a 10M-paper graph has hundreds of buckets.
+        self.files = [(self.spill / f"{b}.keys", self.spill / f"{b}.values")
+                      for b in range(self.buckets)]  # fmt: skip
+        for key_path, value_path in self.files:
+            key_path.touch()
+            value_path.touch()
 
     def add(self, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> None:
         """One block of directed entries; each is stored with its mirror."""
@@ -85,34 +89,40 @@ class SymmetricEdgeWriter:
         keys, values = keys[order], values[order]
         for b, (start, end) in enumerate(zip(np.r_[0, ends[:-1]], ends, strict=True)):
             if end > start:
-                keys[start:end].tofile(self.files[b][0])
-                values[start:end].tofile(self.files[b][1])
+                with open(self.files[b][0], "ab") as key_file:
+                    keys[start:end].tofile(key_file)
+                with open(self.files[b][1], "ab") as value_file:
+                    values[start:end].tofile(value_file)
 
     def finish(self) -> int:
         """Merges the buckets into the meta-path's files; returns the number of edges."""
-        for key_file, value_file in self.files:
-            key_file.close()
-            value_file.close()
         index_path, weight_path, indptr_path = edge_paths(self.directory, self.name)
         row_counts = np.zeros(self.num_nodes, dtype=np.int64)
         with open(index_path, "wb") as index_file, open(weight_path, "wb") as weight_file:
             index_file.write(b"\0" * HEADER_BYTES)
             weight_file.write(b"\0" * HEADER_BYTES)
-            for b in range(self.buckets):
-                keys = np.fromfile(self.spill / f"{b}.keys", dtype=np.int64)
-                values = np.fromfile(self.spill / f"{b}.values", dtype=np.float32)
+            for key_path, value_path in self.files:
+                keys = np.fromfile(key_path, dtype=np.int64)
+                values = np.fromfile(value_path, dtype=np.float32)
                 if len(keys) == 0:
                     continue
+                # One array of 8 bytes an entry at a time beside keys and values (~28
+                # bytes an entry at most), each freed as soon as it is used.
                 order = np.argsort(keys)  # unstable is fine: duplicates reduce by max
-                keys, values = keys[order], values[order]
+                keys = keys[order]
+                values = values[order]
                 del order
                 starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
                 values = np.maximum.reduceat(values, starts)
-                rows, cols = np.divmod(keys[starts], self.num_nodes)
+                keys = keys[starts]
+                del starts
+                pairs = np.empty((len(keys), 2), dtype=np.int64)
+                np.divmod(keys, self.num_nodes, out=(pairs[:, 0], pairs[:, 1]))
                 del keys
-                row_counts += np.bincount(rows, minlength=self.num_nodes)
-                np.stack([rows, cols], axis=1).tofile(index_file)
+                row_counts += np.bincount(pairs[:, 0], minlength=self.num_nodes)
+                pairs.tofile(index_file)
                 values.tofile(weight_file)
+                del pairs, values
             edges = int(row_counts.sum())
             _write_header(index_file, (edges, 2), np.int64)
             _write_header(weight_file, (edges,), np.float32)

@@ -23,8 +23,11 @@ from heco_pyg.data.phases import PhaseTimer
 
 log = logging.getLogger(__name__)
 
-#: Rows of the out-of-core positives computed at once.
+#: Rows of the out-of-core positives computed at once: at most this many rows, and at most
+#: this many meta-path entries (~110 bytes each while scored: 65,536 rows of a 200,000-work
+#: OpenAlex graph held 5.7M entries, +640 MB, the peak of its prepare).
 POSITIVE_BLOCK_ROWS = 65_536
+POSITIVE_BLOCK_ENTRIES = 1_000_000
 
 
 def metapath_scores(data: HeteroData) -> sp.csr_matrix:
@@ -78,18 +81,32 @@ def _positives_of_block(scores: sp.csr_matrix, start: int, pos_num: int) -> np.n
     return _pairs(rows[keep], cols[keep], scores.data[keep], own)
 
 
+def row_blocks(indptr: np.ndarray, max_rows: int, max_entries: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` row ranges covering ``len(indptr) - 1`` rows in order, each of at
+    most ``max_rows`` rows and ``max_entries`` entries (``indptr``: CSR row pointers), or
+    a single row where that row alone holds more."""
+    num_rows, blocks, start = len(indptr) - 1, [], 0
+    while start < num_rows:
+        fits = int(np.searchsorted(indptr, indptr[start] + max_entries, side="right")) - 1
+        stop = min(max(fits, start + 1), start + max_rows, num_rows)
+        blocks.append((start, stop))
+        start = stop
+    return blocks
+
+
 def select_positives_by_blocks(
     edge_files: list[EdgeFile], num_nodes: int, pos_num: int, block_size: int | None = None
 ) -> torch.Tensor:
     """:func:`select_positives` from meta-path edges on disk, one block of rows at a time
     (each meta-path's rows are read from its files, normalised, summed and cut): the same
-    pairs, in memory bounded by a block of rows."""
+    pairs, in memory bounded by a block (:func:`row_blocks`: at most ``block_size`` rows,
+    default :data:`POSITIVE_BLOCK_ROWS`, and :data:`POSITIVE_BLOCK_ENTRIES` entries)."""
     if pos_num < 1:
         raise DataError(f"pos_num must be at least 1, got {pos_num}")
     block_size = block_size or POSITIVE_BLOCK_ROWS
     parts = []
-    for start in range(0, num_nodes, block_size):
-        stop = min(start + block_size, num_nodes)
+    indptr = sum((f.indptr for f in edge_files), np.zeros(num_nodes + 1, np.int64))
+    for start, stop in row_blocks(indptr, block_size, POSITIVE_BLOCK_ENTRIES):
         total = sp.csr_matrix((stop - start, num_nodes), dtype=np.float64)
         for edge_file in edge_files:
             matrix = edge_file.block(start, stop)

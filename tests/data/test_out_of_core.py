@@ -20,6 +20,7 @@ def test_out_of_core_build_equals_in_memory(tmp_path, monkeypatch):
     # Small buckets and blocks, so the bucket routing and the block joins are exercised.
     monkeypatch.setattr("heco_pyg.data.edge_files.BUCKET_ENTRIES", 1_000)
     monkeypatch.setattr("heco_pyg.data.positives.POSITIVE_BLOCK_ROWS", 64)
+    monkeypatch.setattr("heco_pyg.data.positives.POSITIVE_BLOCK_ENTRIES", 300)
     memory = prepare_paper_graph(small_graph(), {"author": 2, "concept": 2}, pos_num=4,
                                  metapath_topk=7)  # fmt: skip
     metapaths = AddMetaPathCounts(PAPER_METAPATHS, max_df={"concept": 0.05}, topk=7,

@@ -3,7 +3,7 @@ import scipy.sparse as sp
 import torch
 
 from heco_pyg.data.metapaths import AddMetaPathCounts
-from heco_pyg.data.positives import AddPositives, metapath_scores, select_positives
+from heco_pyg.data.positives import AddPositives, metapath_scores, row_blocks, select_positives
 from tests.data.test_metapaths import toy_graph
 
 
@@ -43,3 +43,10 @@ def test_transform_adds_positive_edges_and_handles_isolated_nodes():
     anchors = edge_index[0]
     assert torch.equal(anchors, torch.sort(anchors, stable=True).values)
     assert torch.equal(torch.unique(anchors), torch.arange(6))  # every node has itself
+
+
+def test_row_blocks_cover_the_rows_within_both_bounds():
+    indptr = np.array([0, 2, 4, 14, 15, 16, 17, 18])  # row 2 alone holds 10 entries
+    assert row_blocks(indptr, max_rows=3, max_entries=4) == [(0, 2), (2, 3), (3, 6), (6, 7)]
+    assert row_blocks(indptr, max_rows=100, max_entries=100) == [(0, 7)]
+    assert row_blocks(np.zeros(1, np.int64), max_rows=3, max_entries=4) == []

@@ -26,7 +26,7 @@ from heco_pyg.data.graph import DataError
 from heco_pyg.data.openalex.api import API_URL, OpenAlexClient, query_hash, query_parameters
 from heco_pyg.data.openalex.cache import GraphCache, cache_key, fingerprint_files
 from heco_pyg.data.openalex.features import TextFeaturiser
-from heco_pyg.data.openalex.graph import Work, WorkReducer, assemble_graph, concept_order
+from heco_pyg.data.openalex.graph import WorkReducer, assemble_graph
 from heco_pyg.data.openalex.parts import read_parts
 from heco_pyg.data.openalex.records import (
     BadRecordHandler,
@@ -37,6 +37,7 @@ from heco_pyg.data.openalex.records import (
     normalise_id,
     updated_date,
 )
+from heco_pyg.data.openalex.table import WorkTable
 from heco_pyg.data.secrets import read_api_key
 
 __all__ = ["OpenAlexClient", "ingest_works", "read_works"]
@@ -56,16 +57,18 @@ def read_works(
     on_bad_record: str = "raise",
     max_works: int | None = None,
     workers: int = 1,
-) -> dict:
-    """``{work id: Work}``: the newest version of each work in ``files``; each work's text
-    goes to ``featuriser`` (row = the work's position) as it is read. With ``workers >
-    1`` and several files, files are parsed and reduced in parallel
-    (:mod:`heco_pyg.data.openalex.parts`), with the same result."""
+) -> WorkTable:
+    """The reduced works of ``files``, the newest version of each selected (in order of
+    first appearance: the papers); each work's text goes to ``featuriser`` (row = the
+    work's position) as it is read. With ``workers > 1`` and several files, files are
+    parsed and reduced in parallel (:mod:`heco_pyg.data.openalex.parts`), with the same
+    result."""
+    table = WorkTable()
 
-    def keep(slot: int, reduced: tuple) -> Work:
+    def keep(slot: int, reduced: tuple) -> int:
         work, document = reduced
         featuriser.add(slot, document)
-        return work
+        return table.add(work)
 
     latest = LatestById(stats, keep)
     if workers > 1 and len(files) > 1 and max_works is None:
@@ -84,7 +87,8 @@ def read_works(
         )
     for key, updated, reduce in _reported(records, stats, len(files)):
         latest.offer(key, updated, reduce)
-    return latest.result()
+    table.select(latest.result())
+    return table
 
 
 def _workers(read_workers: int | str, num_files: int) -> int:
@@ -114,18 +118,17 @@ def _reported(works: Iterable, stats: ReadStats, num_files: int) -> Iterator:
             yield item
 
 
-def _ingestion_stats(works: Mapping, reducer: WorkReducer, stats: ReadStats) -> dict[str, Any]:
-    records = list(works.values())
+def _ingestion_stats(works: WorkTable, stats: ReadStats) -> dict[str, Any]:
     return {
         **stats.as_dict(),
-        "unique_works": len(records),
-        "null_author_ids": sum(w.null_author_ids for w in records),
-        "authors_truncated": sum(w.authors_truncated for w in records),
-        "papers_without_authors": sum(not w.authors for w in records),
-        "papers_without_concepts": sum(not w.concepts for w in records),
-        "papers_without_abstract": sum(not w.has_abstract for w in records),
-        "papers_without_title": sum(not w.has_title for w in records),
-        "papers_without_text": sum(not w.has_text for w in records),
+        "unique_works": len(works),
+        "null_author_ids": int(works.null_authors().sum()),
+        "authors_truncated": int(works.flag("authors_truncated").sum()),
+        "papers_without_authors": int((works.lengths("authors") == 0).sum()),
+        "papers_without_concepts": int((works.lengths("concepts") == 0).sum()),
+        "papers_without_abstract": int((~works.flag("has_abstract")).sum()),
+        "papers_without_title": int((~works.flag("has_title")).sum()),
+        "papers_without_text": int((~works.flag("has_text")).sum()),
     }
 
 
@@ -209,7 +212,7 @@ def ingest_works(
         if not works:
             raise DataError(f"{where}: no OpenAlex works found")
         read = time.perf_counter() - start
-        names = [reducer.concept_names.get(c, "") for c in concept_order(works)]
+        names = [reducer.concept_names.get(c, "") for c in works.factorize("concepts")[1]]
         paper_x, concept_x = featuriser.finish(names if concept_features == "text" else None)
         features = time.perf_counter() - start - read
         data = assemble_graph(works, reducer, paper_x, concept_x, where)
@@ -218,14 +221,14 @@ def ingest_works(
             "text_features": features + featuriser.seconds_during_read,
             "assemble_graph": time.perf_counter() - start - read - features,
         }
-        data.ingest_stats = {**_ingestion_stats(works, reducer, stats), "seconds": seconds}
+        data.ingest_stats = {**_ingestion_stats(works, stats), "seconds": seconds}
         log.info(
             "ingested %s records (%s works) from %d files in %.1f s (%.0f records/s): read and "
             "reduce %.1f s, text features %.1f s, graph %.1f s", f"{stats.records:,}",
             f"{len(works):,}", stats.files, sum(seconds.values()),
             stats.records / max(sum(seconds.values()), 1e-9), *seconds.values(),
         )  # fmt: skip
-        return {"data": data, "ids": {"paper": list(works), **data.node_ids_by_type}}
+        return {"data": data, "ids": {"paper": works.ids, **data.node_ids_by_type}}
 
     cache = GraphCache(Path(data_dir) / "processed" if data_dir is not None else None)
     entry, hit = cache.get_or_build(cache_key(source_print, settings), build)

@@ -245,10 +245,9 @@ class TextFeaturiser:
         x[np.fromiter((not (d.strip() if isinstance(d, str) else d) for d in documents), bool)] = 0
         if self._x is None:
             self._x = np.zeros((max(self.num_rows, 1024), x.shape[1]), dtype=np.float32)
-        if self.num_rows > len(self._x):
-            grown = np.zeros((max(2 * len(self._x), self.num_rows), x.shape[1]), np.float32)
-            grown[: len(self._x)] = self._x
-            self._x = grown
+        if self.num_rows > len(self._x):  # grown in place (realloc; zeros appended), not copied
+            capacity = max(2 * len(self._x), self.num_rows)
+            self._x.resize((capacity, x.shape[1]), refcheck=False)
         self._x[rows] = x
 
 

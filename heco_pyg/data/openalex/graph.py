@@ -1,7 +1,8 @@
 """OpenAlex works -> the project's HeCo graph (papers, authors, one "concept" node type).
 
-Each work is first *reduced* to the few fields the graph needs (:class:`Work`), then the
-reduced works are assembled with vectorised id maps (``pandas.factorize``):
+Each work is first *reduced* to the few fields the graph needs (:class:`Work`), kept as
+columns (:class:`~heco_pyg.data.openalex.table.WorkTable`), then the reduced works are
+assembled with vectorised id maps (``pandas.factorize``):
 
 * ``paper`` nodes: one per work id (``node_ids`` = OpenAlex work URLs), features from
   the title + abstract (see :mod:`heco_pyg.data.openalex.features`);
@@ -21,7 +22,6 @@ from __future__ import annotations
 import itertools
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,26 +31,10 @@ from torch_geometric.data import HeteroData
 
 from heco_pyg.data.graph import DataError, build_graph
 from heco_pyg.data.openalex.records import WORK_URL, BadRecordHandler, Location, normalise_id
+from heco_pyg.data.openalex.table import Work, WorkTable
 
 CONCEPT_KINDS = ("concepts", "topics", "subfields", "keywords")
 LABELS = ("field", "subfield", "none")
-
-
-@dataclass(frozen=True, slots=True)
-class Work:
-    """The fields of one work the graph needs."""
-
-    title: str  # its first line, stripped (papers.csv); the text itself goes to the featuriser
-    has_title: bool
-    has_text: bool
-    doi: str  # as OpenAlex gives it (https://doi.org/...), or ""
-    has_abstract: bool
-    authors: tuple[str, ...]
-    null_author_ids: int
-    authors_truncated: bool
-    concepts: tuple[str, ...]
-    label: str | None
-    references: np.ndarray  # int64 work numbers (W123 -> 123): 8 bytes each, not a URL string
 
 
 def _abstract_positions(index: Mapping[str, list[int]]) -> tuple[list, np.ndarray] | None:
@@ -244,53 +228,40 @@ class WorkReducer:
             return None
 
 
-def _pairs(works: list[Work], attribute: str) -> tuple[np.ndarray, list[str]]:
-    """(paper index per entry, entry keys) flattened over all works."""
-    lengths = np.fromiter((len(getattr(w, attribute)) for w in works), np.int64, len(works))
-    keys = [key for w in works for key in getattr(w, attribute)]
-    return np.repeat(np.arange(len(works)), lengths), keys
-
-
 def assemble_graph(
-    works: Mapping[str, Work],
+    works: WorkTable,
     reducer: WorkReducer,
     paper_x: np.ndarray,
     concept_x: np.ndarray | None,
     source: str,
 ) -> HeteroData:
-    """The HeCo graph (no meta-paths yet) from reduced works and their features."""
-    if not works:
+    """The HeCo graph (no meta-paths yet) from the selected reduced works and their
+    features."""
+    if not len(works):
         raise DataError(f"{source}: no OpenAlex works found")
-    ids, records = list(works), list(works.values())
-    papers, author_keys = _pairs(records, "authors")
-    author_index, author_ids = pd.factorize(pd.Series(author_keys, dtype=object))
-    concept_papers, concept_keys = _pairs(records, "concepts")
-    concept_ids = concept_order(works)
-    concept_index = pd.Index(concept_ids).get_indexer(concept_keys)
+    ids = works.ids
+    author_edges, author_ids = works.factorize("authors")
+    concept_edges, concept_ids = works.factorize("concepts")
     if concept_x is not None and len(concept_x) != len(concept_ids):
         raise DataError(f"{source}: {len(concept_x)} concept features, {len(concept_ids)} concepts")
 
     labels = None
     if reducer.label != "none":
-        label_keys = pd.Series([w.label for w in records], dtype=object)
+        label_keys = pd.Series(works.column("labels"), dtype=object)
         classes = sorted(label_keys.dropna().unique())
         labels = pd.Index(classes).get_indexer(label_keys).astype(np.int64)  # -1 for None
 
     data = build_graph(
         target="paper",
         num_nodes={"paper": len(ids), "author": len(author_ids), "concept": len(concept_ids)},
-        schema_edges={
-            "author": np.stack([papers, author_index]).T,
-            "concept": np.stack([concept_papers, concept_index]).T,
-        },
+        schema_edges={"author": author_edges, "concept": concept_edges},
         features={"paper": paper_x, "author": None, "concept": concept_x},
         source=source,
         labels=labels,
         node_ids=ids,
     )
-    lengths = np.fromiter((len(w.references) for w in records), np.int64, len(records))
-    cite_papers = np.repeat(np.arange(len(records)), lengths)
-    cite_keys = np.concatenate([np.zeros(0, np.int64), *(w.references for w in records)])
+    del author_edges, concept_edges
+    cite_papers, cite_keys = works.entries("references")
     numbers = np.array([int(i[len(WORK_URL) + 1 :]) for i in ids], dtype=np.int64)
     cited = pd.Index(numbers).get_indexer(cite_keys)
     inside = (cited >= 0) & (cited != cite_papers)
@@ -301,14 +272,9 @@ def assemble_graph(
         data["concept"].level = torch.tensor(level, dtype=torch.long)
     data.label_ids = classes if labels is not None else []
     data.label_names = [reducer.label_names.get(c, c) for c in data.label_ids]
-    data.node_ids_by_type = {"author": list(author_ids), "concept": concept_ids}
+    data.node_ids_by_type = {"author": author_ids, "concept": concept_ids}
     # For recommendation output (runs write them to papers.csv).
-    data["paper"].titles = [w.title for w in records]
-    data["paper"].dois = [w.doi for w in records]
+    data["paper"].titles = works.column("titles")
+    data["paper"].dois = works.column("dois")
     data.concept_kind = reducer.concepts
     return data
-
-
-def concept_order(works: Mapping[str, Work]) -> list[str]:
-    """Concept ids in order of first appearance over the (deduplicated) works."""
-    return list(dict.fromkeys(key for w in works.values() for key in w.concepts))

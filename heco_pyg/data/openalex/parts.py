@@ -1,6 +1,6 @@
 """Reading several record files (snapshot parts) at once, one worker process per file.
 
-Parsing a record, reducing it to a :class:`~heco_pyg.data.openalex.graph.Work` and
+Parsing a record, reducing it to a :class:`~heco_pyg.data.openalex.table.Work` and
 splitting its text into words take most of ingestion; they depend on the record alone,
 so workers do them file by file. Everything that depends on the order of the records
 is left to the main process, which replays each file's results in file order:
