@@ -121,13 +121,14 @@ def paper_clustering(embeddings: np.ndarray, labels: np.ndarray, runs: int = 10)
 
 
 def statistics(values: list[float]) -> dict:
-    """Mean, sample std (ddof 1) and the 95 % t-interval of the mean across seeds."""
+    """Mean, sample std (ddof 1) and the 95 % t-interval of the mean across seeds; with
+    one seed there is no spread to tell: std and interval are ``None``."""
     from scipy import stats
 
     values = np.asarray(values, dtype=float)
     mean = float(values.mean())
     if len(values) < 2:
-        return {"mean": mean, "std_across_seeds": 0.0, "ci95": (math.nan, math.nan),
+        return {"mean": mean, "std_across_seeds": None, "ci95": None,
                 "per_seed": values.tolist()}  # fmt: skip
     std = float(values.std(ddof=1))
     half = float(stats.t.ppf(0.975, len(values) - 1) * std / math.sqrt(len(values)))
@@ -178,19 +179,24 @@ def _format(value, fmt: str) -> str:
 
 
 def _row(label: str, rate: str, cell: dict, reference: float | None) -> str:
-    low, high = cell["ci95"]
     diff = f"{cell['mean'] - reference:+.2f}" if reference is not None else ""
     seeds = " / ".join(f"{v:.2f}" for v in cell["per_seed"])
-    return (f"| {label} | {rate} | {cell['mean']:.2f} ± {cell['std_across_seeds']:.2f} | "
-            f"[{low:.2f}, {high:.2f}] | {reference if reference is not None else ''} | {diff} "
-            f"| {seeds} |")  # fmt: skip
+    if cell["ci95"] is None:  # one seed: no spread across seeds
+        spread, interval = f"{cell['mean']:.2f} (one seed)", "-"
+    else:
+        low, high = cell["ci95"]
+        spread = f"{cell['mean']:.2f} ± {cell['std_across_seeds']:.2f}"
+        interval = f"[{low:.2f}, {high:.2f}]"
+    return (f"| {label} | {rate} | {spread} | {interval} | "
+            f"{reference if reference is not None else ''} | {diff} | {seeds} |")  # fmt: skip
 
 
 def markdown(dataset: str, summary: dict, recipe: str = "official") -> str:
     paper = PAPER.get(dataset, {})
     seeds = len(summary["runs"])
     names = ", ".join(Path(run).name for run in summary["runs"])
-    lines = [f"### {dataset.upper()}, {recipe} recipe ({seeds} pre-training seeds: {names})", "",
+    counted = f"{seeds} pre-training seed" + ("s" if seeds != 1 else "")
+    lines = [f"### {dataset.upper()}, {recipe} recipe ({counted}: {names})", "",
              "| metric | rate | mean ± std across seeds | 95 % CI | paper | diff | per seed |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
     for metric, label in METRICS.items():
