@@ -72,7 +72,7 @@ class WorkTable:
         for name, codes in self.codes.items():
             self._values[name].extend(codes.setdefault(key, len(codes)) for key in
                                       getattr(work, name))  # fmt: skip
-        self._values["references"].extend(work.references.tolist())
+        self._values["references"].frombytes(np.asarray(work.references, np.int64).tobytes())
         for name, ends in self._ends.items():
             ends.append(len(self._values[name]))
         return len(self.titles) - 1
