@@ -40,7 +40,7 @@ class PhaseTimer:
         log.info("%s: done in %.1f s%s", name, seconds, rate)
 
 
-def phase_bar(total: int, description: str, unit: str = "rows") -> tqdm:
+def phase_bar(total: int | None, description: str, unit: str = "rows") -> tqdm:
     """A transient bar to ``update(n)`` inside a phase; drawn on a terminal only."""
     return tqdm(total=total, desc=description, unit=unit, unit_scale=True, leave=False,
                 dynamic_ncols=True, disable=not bars_enabled(True))  # fmt: skip

@@ -13,14 +13,12 @@ import functools
 import itertools
 import logging
 import os
-import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from torch_geometric.data import HeteroData
-from tqdm.auto import tqdm
 
 from heco_pyg.data.graph import DataError
 from heco_pyg.data.openalex.api import API_URL, OpenAlexClient, query_hash, query_parameters
@@ -38,6 +36,7 @@ from heco_pyg.data.openalex.records import (
     updated_date,
 )
 from heco_pyg.data.openalex.table import WorkTable
+from heco_pyg.data.phases import phase_bar
 from heco_pyg.data.secrets import read_api_key
 
 __all__ = ["OpenAlexClient", "ingest_works", "read_works"]
@@ -103,11 +102,11 @@ def _workers(read_workers: int | str, num_files: int) -> int:
 
 
 def _reported(works: Iterable, stats: ReadStats, num_files: int) -> Iterator:
-    """``works`` with a bar on a terminal, else a log line every
-    :data:`REPORT_SECONDS`: records read, files, works per second."""
+    """``works`` with the graph build's bar (:func:`~heco_pyg.data.phases.phase_bar`, on a
+    terminal), else a log line every :data:`REPORT_SECONDS`: records read, files, works
+    per second."""
     start = last = time.perf_counter()
-    bar = tqdm(desc="read", unit=" records", disable=not sys.stderr.isatty(), mininterval=1)
-    with bar:
+    with phase_bar(None, "read", unit="records") as bar:
         for count, item in enumerate(works, start=1):
             bar.update()
             if not count % REPORT_EVERY and time.perf_counter() - last > REPORT_SECONDS:
