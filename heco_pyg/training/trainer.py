@@ -4,7 +4,6 @@ and data-parallel training over ``torch.distributed`` (launched with ``torchrun`
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
@@ -53,12 +52,12 @@ def attention_values(output: HeCoOutput) -> dict[str, float]:
     return {k: float(v) for k, v in values.items()}
 
 
-def weights_copy(model: nn.Module) -> dict[str, Tensor]:
-    """A copy of ``model.state_dict()`` (its metadata kept): one ``clone`` per tensor, ~6x
-    faster than ``copy.deepcopy`` (the best weights are copied at most epochs)."""
-    state = model.state_dict()
+def weights_copy(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """A copy of a state dict (its metadata kept): one ``clone`` per tensor, ~6x faster
+    than ``copy.deepcopy`` (the best weights are copied at most epochs)."""
     copied = type(state)((name, value.clone()) for name, value in state.items())
-    copied._metadata = getattr(state, "_metadata", None)
+    if hasattr(state, "_metadata"):  # an OrderedDict from state_dict()
+        copied._metadata = state._metadata
     return copied
 
 
@@ -232,7 +231,7 @@ class Trainer:
     @staticmethod
     def _snapshot_if_best(model: nn.Module, loss: Tensor, stopping: EarlyStopping) -> dict | None:
         if stopping.improves(float(loss.detach())):
-            return weights_copy(model)
+            return weights_copy(model.state_dict())
         return None
 
     def batches(
@@ -293,7 +292,7 @@ class Trainer:
         positives = host_positives.to(self.device)
         optimizers = self.make_optimizers(model)
         dense_parameters = optimizers[0].param_groups[0]["params"]
-        self.state = TrainingState(best_model=weights_copy(model))
+        self.state = TrainingState(best_model=weights_copy(model.state_dict()))
         rng = self._restore(model, optimizers, on_epoch) if self.resume else None
         state, self.stopped, self._best_unsaved = self.state, False, False
         # The stopping rule and the weight average carry their state in ``state`` (resumed).
@@ -377,9 +376,9 @@ class Trainer:
             if improved:
                 state.best_loss, state.best_epoch = stopping.best, epoch
                 if average is not None:  # the averaged weights are the model
-                    state.best_model = copy.deepcopy(average.state)
+                    state.best_model = weights_copy(average.state)
                 else:
-                    state.best_model = pending_state or weights_copy(model)
+                    state.best_model = pending_state or weights_copy(model.state_dict())
                 self._best_unsaved = True  # written with the next training state
             bar.update()
             bar.set_postfix(loss=f"{loss:.4f}", best=f"{state.best_loss:.4f}")
