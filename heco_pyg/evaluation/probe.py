@@ -271,11 +271,9 @@ def split_probes(
     """
     embeddings, num_nodes = embeddings.float(), embeddings.size(0)
     num_classes, repeats, channels = int(labels.max()) + 1, len(splits), embeddings.size(1)
-    masks = torch.zeros(3, repeats, num_nodes, dtype=torch.bool)  # train, val, test
-    for r, split in enumerate(splits):
-        for kind, index in enumerate(split):
-            masks[kind, r, torch.from_numpy(index)] = True
-    test_mask = masks[2]
+    test_mask = torch.zeros(repeats, num_nodes, dtype=torch.bool)
+    for r, (_, _, test) in enumerate(splits):
+        test_mask[r, torch.from_numpy(test)] = True
     # Split r standardises with its training nodes' mean and std. The standardised rows
     # are only materialised for the training nodes; every node's logits use the identity
     # ((x - mean) / std) W + b = x (W / std) + (b - (mean / std) W), so no [R, N, C] copy
@@ -315,8 +313,8 @@ def split_probes(
             val_logits = torch.bmm(x_val, scaled) + shift[:, None]  # [R, V, K]
             predicted = val_logits.max(dim=2).indices  # the first best class on ties, as argmax
             val_macro, val_micro = masked_f1_scores(predicted, y_val, all_val, num_classes)
-            improved = ((val_macro > best.val_macro) | (val_micro > best.val_micro)).nonzero()
-            improved = improved.view(-1)
+            improved = (val_macro > best.val_macro) | (val_micro > best.val_micro)
+            improved = improved.nonzero().view(-1)
             macro, micro = torch.zeros(repeats), torch.zeros(repeats)
             if len(improved):
                 columns = scaled[improved].transpose(1, 2).reshape(-1, channels)
