@@ -10,14 +10,20 @@ one-process reader would, e.g. a malformed older duplicate is never reported), t
 first-seen concept and label names, and the text features. The graph and every count
 are therefore those of the one-process reader (tested on the same files).
 
-Memory: the results of the files in flight (one per worker plus the one being
-replayed), i.e. the reduced records of a few parts, never the raw JSON.
+Memory: a worker writes its results to a spool file in a temporary folder, a chunk of
+:data:`CHUNK` records at a time, and the main process replays them chunk by chunk, so
+neither holds more than a chunk of reduced records, never a whole part nor the raw
+JSON. At most ``workers + 1`` files are handed out ahead of the one being replayed, which
+bounds the spool on disk to a few parts' reduced records.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import signal
+import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +39,10 @@ from heco_pyg.data.openalex.records import (
     normalise_id,
     updated_date,
 )
+
+#: Records per pickled chunk of a spool file: small enough that a chunk is a few MiB,
+#: large enough that pickling is not per record.
+CHUNK = 2000
 
 
 @dataclass(frozen=True)
@@ -63,8 +73,9 @@ class BadRecord:
     message: str
 
 
-def _reduce_file(settings: Settings, file: Path) -> tuple[list, ReadStats]:
-    """Every record of ``file``, in order: a :class:`Record` or a :class:`BadRecord`."""
+def _reduce_file(settings: Settings, file: Path, spool: Path) -> tuple[Path, ReadStats]:
+    """Every record of ``file``, in order, a :class:`Record` or a :class:`BadRecord`, pickled
+    into ``spool`` in lists of at most :data:`CHUNK` (read back by :func:`_replayed`)."""
     stats, events = ReadStats(), []
 
     def bad(location: Location, message: str) -> None:
@@ -74,16 +85,35 @@ def _reduce_file(settings: Settings, file: Path) -> tuple[list, ReadStats]:
         settings.concepts, settings.min_concept_score, settings.label,
         document=lambda title, index: make_document(settings.method, title, index),
     )  # fmt: skip
-    for location, work in iter_works(file, stats=stats, on_bad=bad):
-        reducer.concept_names, reducer.concept_levels, reducer.label_names = {}, {}, {}
-        try:
-            reduced, error = reducer.reduce(work), None
-        except (TypeError, AttributeError) as failure:
-            reduced, error = None, f"bad work {work.get('id')}: {failure}"
-        names = (reducer.concept_names, reducer.concept_levels, reducer.label_names)
-        key = normalise_id(work["id"])
-        events.append(Record(location, key, updated_date(work), reduced, error, names))
-    return events, stats
+    with spool.open("wb") as output:
+        for location, work in iter_works(file, stats=stats, on_bad=bad):
+            reducer.concept_names, reducer.concept_levels, reducer.label_names = {}, {}, {}
+            try:
+                reduced, error = reducer.reduce(work), None
+            except (TypeError, AttributeError) as failure:
+                reduced, error = None, f"bad work {work.get('id')}: {failure}"
+            names = (reducer.concept_names, reducer.concept_levels, reducer.label_names)
+            key = normalise_id(work["id"])
+            events.append(Record(location, key, updated_date(work), reduced, error, names))
+            if len(events) >= CHUNK:
+                pickle.dump(events, output, protocol=pickle.HIGHEST_PROTOCOL)
+                events = []
+        pickle.dump(events, output, protocol=pickle.HIGHEST_PROTOCOL)
+    return spool, stats
+
+
+def _replayed(spool: Path) -> Iterator[Record | BadRecord]:
+    """The events :func:`_reduce_file` wrote to ``spool``, one chunk in memory at a time;
+    the file is removed once read."""
+    with spool.open("rb") as source:
+        while True:
+            try:
+                chunk = pickle.load(source)
+            except EOFError:
+                break
+            yield from chunk
+            del chunk
+    spool.unlink()
 
 
 def _context():
@@ -117,11 +147,27 @@ def read_parts(
             on_bad(record.location, record.error)
         return record.reduced
 
-    with _context().Pool(min(workers, len(files)), initializer=_ignore_interrupts) as pool:
-        for events, file_stats in pool.imap(_Worker(settings), files):
+    with (
+        tempfile.TemporaryDirectory(prefix="heco_pyg_parts_") as folder,
+        _context().Pool(min(workers, len(files)), initializer=_ignore_interrupts) as pool,
+    ):
+        work, handed_out = _Worker(settings), deque()
+        queue = iter(enumerate(files))
+
+        def hand_out() -> None:
+            item = next(queue, None)
+            if item is not None:
+                index, file = item
+                handed_out.append(pool.apply_async(work, (file, Path(folder) / f"{index}.pickle")))
+
+        for _ in range(workers + 1):
+            hand_out()
+        while handed_out:
+            spool, file_stats = handed_out.popleft().get()
+            hand_out()
             stats.files += file_stats.files
             stats.empty_pages += file_stats.empty_pages
-            for event in events:
+            for event in _replayed(spool):
                 if isinstance(event, BadRecord):
                     on_bad(event.location, event.message)
                     continue
@@ -136,10 +182,10 @@ def _ignore_interrupts() -> None:
 
 
 class _Worker:
-    """A picklable ``file -> _reduce_file(settings, file)``."""
+    """A picklable ``(file, spool) -> _reduce_file(settings, file, spool)``."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def __call__(self, file: Path) -> tuple[list, ReadStats]:
-        return _reduce_file(self.settings, file)
+    def __call__(self, file: Path, spool: Path) -> tuple[Path, ReadStats]:
+        return _reduce_file(self.settings, file, spool)

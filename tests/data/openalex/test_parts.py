@@ -82,3 +82,23 @@ def test_auto_workers_and_one_file(tmp_path):
                       ingest(folder, "auto", on_bad_record="skip"))  # fmt: skip
     single = write_lines(tmp_path / "one.jsonl", [work(1), work(2)])
     assert len(ingest(single, 4)["paper"].node_ids) == 2
+
+
+def test_parts_replayed_in_small_chunks_leave_no_spool(tmp_path, monkeypatch):
+    """Workers spool their results a chunk at a time (forked: they see the patched size);
+    chunks of 1 and 2 records give the same graph, and the spool folder is gone after
+    a read and after a read stopped by a bad record."""
+    from heco_pyg.data.openalex import parts
+
+    folder = snapshot(tmp_path / "works")
+    one = ingest(folder, 1, on_bad_record="skip")
+    spool_root = tmp_path / "temporary"
+    spool_root.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(spool_root))
+    for chunk in (1, 2):
+        monkeypatch.setattr(parts, "CHUNK", chunk)
+        assert_same_graph(one, ingest(folder, 2, on_bad_record="skip"))
+        assert list(spool_root.iterdir()) == []
+    with pytest.raises(DataError):
+        ingest(folder, 2)
+    assert list(spool_root.iterdir()) == []
