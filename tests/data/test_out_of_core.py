@@ -64,3 +64,34 @@ def test_a_graph_built_out_of_core_trains_a_mini_batch_step(tmp_path):
     trainer = Trainer(max_epochs=1, batch_size=128, device="cpu", progress=False)
     trainer.fit(model, HeCoLoss(), model.prepare(**model_inputs(data)), positive_index(data))
     assert math.isfinite(trainer.history[0].loss)
+
+
+def test_heco_prepared_on_an_out_of_core_graph_maps_its_adjacencies_from_files(
+    tmp_path, monkeypatch
+):
+    from heco_pyg.data.edge_files import adjacency_paths
+    from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
+    from heco_pyg.nn import HeCo
+    from heco_pyg.training.loss import HeCoLoss
+    from heco_pyg.training.trainer import Trainer
+
+    monkeypatch.setattr("heco_pyg.nn.sparse.BLOCK_ROWS", 64)  # 7 blocks of 400 papers
+    data = prepare_paper_graph(small_graph(), {"author": 2, "concept": 2}, workdir=tmp_path)
+    inputs = model_inputs(data)
+    assert set(inputs.pop("metapath_store")) == {"PAP", "PCP"}
+    torch.manual_seed(0)
+    model = HeCo(**model_arguments(data), hidden_channels=8, sparse_embeddings=True,
+                 metapath_sample_size=4)  # fmt: skip
+    streamed = model.prepare(**model_inputs(data))
+    in_memory = model.prepare(**inputs)  # PyG's gcn_norm, then Adjacency.from_edges
+    for name in ("PAP", "PCP"):
+        got, want = streamed.metapaths[name].adjacency, in_memory.metapaths[name].adjacency
+        assert want.degree.eq(1).any()  # papers with no meta-path neighbour
+        assert torch.equal(got.rowptr, want.rowptr) and torch.equal(got.col, want.col)
+        assert torch.equal(got.value, want.value)
+        col_path, value_path = adjacency_paths(tmp_path, name)
+        assert np.array_equal(np.load(col_path, mmap_mode="r"), want.col.numpy())
+        assert np.array_equal(np.load(value_path, mmap_mode="r"), want.value.numpy())
+    trainer = Trainer(max_epochs=1, batch_size=128, device="cpu", progress=False)
+    trainer.fit(model, HeCoLoss(), streamed, positive_index(data))
+    assert math.isfinite(trainer.history[0].loss)
