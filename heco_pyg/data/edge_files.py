@@ -156,11 +156,12 @@ def store_adjacency(
     """Writes the ``(col, value)`` blocks of meta-path ``name``'s normalised adjacency, in
     row order, to its files and returns them memory-mapped (copy-on-write).
 
-    Each file is written beside and then renamed over the old one, so an adjacency still
-    mapped from an earlier call keeps reading its own (unlinked) file.
+    Each file is written beside (named by this process) and then renamed over the old one,
+    so an adjacency still mapped from an earlier call keeps reading its own (unlinked)
+    file, and processes preparing on the same graph never write into one file.
     """
     paths = adjacency_paths(directory, name)
-    partial = [path.with_suffix(".partial") for path in paths]
+    partial = [path.with_suffix(f".{os.getpid()}.partial") for path in paths]
     entries = 0
     with open(partial[0], "wb") as col_file, open(partial[1], "wb") as value_file:
         col_file.write(b"\0" * HEADER_BYTES)

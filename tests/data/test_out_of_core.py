@@ -5,7 +5,7 @@ import math
 import numpy as np
 import torch
 
-from heco_pyg.data.edge_files import EdgeFile, SymmetricEdgeWriter, open_edges
+from heco_pyg.data.edge_files import EdgeFile, SymmetricEdgeWriter, open_edges, store_adjacency
 from heco_pyg.data.metapaths import AddMetaPathCounts
 from heco_pyg.data.pipeline import PAPER_METAPATHS, prepare_paper_graph
 from heco_pyg.data.positives import AddPositives
@@ -48,6 +48,17 @@ def test_edges_on_disk_are_memory_mapped_and_read_back_by_rows(tmp_path):
     assert index.stride() == (1, 2)  # a view of the file's [E, 2] rows, not a copy
     block = EdgeFile(tmp_path, "PXP").block(1, 4)
     assert block.toarray().tolist() == [[2, 0, 0, 5, 0], [0] * 5, [0, 5, 0, 0, 0]]
+
+
+def test_a_stored_adjacency_is_mapped_and_an_earlier_mapping_survives_a_rewrite(tmp_path):
+    blocks = [(torch.tensor([0, 2]), torch.tensor([0.5, 0.25])), (torch.tensor([1]), torch.ones(1))]
+    col, value = store_adjacency(tmp_path, "PXP", iter(blocks))
+    assert col.tolist() == [0, 2, 1] and value.tolist() == [0.5, 0.25, 1.0]
+    assert col.dtype == torch.long and value.dtype == torch.float32
+    again, _ = store_adjacency(tmp_path, "PXP", iter([(torch.tensor([7]), torch.zeros(1))]))
+    assert again.tolist() == [7] and col.tolist() == [0, 2, 1]  # the old file, still mapped
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "PXP_adjacency_col.npy", "PXP_adjacency_value.npy"]  # fmt: skip
 
 
 def test_a_graph_built_out_of_core_trains_a_mini_batch_step(tmp_path):
