@@ -6,7 +6,10 @@ Per meta-path ``NAME`` in the work folder:
 * ``NAME_edge_index.npy``: int64 ``[E, 2]`` (row, column) pairs sorted by row, then
   column; the graph's ``edge_index`` is its transpose, a ``[2, E]`` view;
 * ``NAME_edge_weight.npy``: float32 ``[E]``, the path counts;
-* ``NAME_indptr.npy``: int64 ``[N + 1]``, where each row's entries start (CSR).
+* ``NAME_indptr.npy``: int64 ``[N + 1]``, where each row's entries start (CSR);
+* ``NAME_adjacency_col.npy`` int64 and ``NAME_adjacency_value.npy`` float32, ``[E + N]``:
+  the columns and values of the model's normalised adjacency (self-loops added), row by
+  row, written by :func:`store_adjacency` when a model is prepared on the graph.
 
 :class:`SymmetricEdgeWriter` takes the one-directional row blocks of a meta-path product,
 routes each entry and its mirror to a bucket file by row, and then sorts and merges one
@@ -18,7 +21,9 @@ bounded by one bucket. :class:`EdgeFile` reads row ranges back without mapping t
 from __future__ import annotations
 
 import math
+import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +142,39 @@ def open_edges(directory: str | Path, name: str) -> tuple[torch.Tensor, torch.Te
     index_path, weight_path, _ = edge_paths(directory, name)
     index = torch.from_numpy(np.load(index_path, mmap_mode="c")).t()
     return index, torch.from_numpy(np.load(weight_path, mmap_mode="c"))
+
+
+def adjacency_paths(directory: str | Path, name: str) -> tuple[Path, Path]:
+    """The normalised-adjacency column and value files of meta-path ``name``."""
+    directory = Path(directory)
+    return tuple(directory / f"{name}_adjacency_{part}.npy" for part in ("col", "value"))
+
+
+def store_adjacency(
+    directory: str | Path, name: str, blocks: Iterable[tuple[torch.Tensor, torch.Tensor]]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Writes the ``(col, value)`` blocks of meta-path ``name``'s normalised adjacency, in
+    row order, to its files and returns them memory-mapped (copy-on-write).
+
+    Each file is written beside (named by this process) and then renamed over the old one,
+    so an adjacency still mapped from an earlier call keeps reading its own (unlinked)
+    file, and processes preparing on the same graph never write into one file.
+    """
+    paths = adjacency_paths(directory, name)
+    partial = [path.with_suffix(f".{os.getpid()}.partial") for path in paths]
+    entries = 0
+    with open(partial[0], "wb") as col_file, open(partial[1], "wb") as value_file:
+        col_file.write(b"\0" * HEADER_BYTES)
+        value_file.write(b"\0" * HEADER_BYTES)
+        for col, value in blocks:
+            col.numpy().astype(np.int64, copy=False).tofile(col_file)
+            value.numpy().astype(np.float32, copy=False).tofile(value_file)
+            entries += col.numel()
+        _write_header(col_file, (entries,), np.int64)
+        _write_header(value_file, (entries,), np.float32)
+    for source, path in zip(partial, paths, strict=True):
+        os.replace(source, path)
+    return tuple(torch.from_numpy(np.load(path, mmap_mode="c")) for path in paths)
 
 
 class EdgeFile:

@@ -31,11 +31,14 @@ Python-side metadata lives on the graph as plain attributes: ``data.target``,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
+
+from heco_pyg.data.edge_files import store_adjacency
 
 SCHEMA_RELATION = "to"
 REVERSE_RELATION = "rev_to"
@@ -215,10 +218,12 @@ def model_arguments(data: HeteroData) -> dict:
 
 def model_inputs(data: HeteroData, device: torch.device | str | None = None) -> dict:
     """The tensors :meth:`heco_pyg.nn.HeCo.prepare` reads, on ``device`` (``None``: where
-    they are); ``prepare`` then builds everything on that device."""
+    they are); ``prepare`` then builds everything on that device. A graph built out of
+    core on the CPU also gets ``metapath_store``: its normalised meta-path adjacencies go
+    to files beside the edges (:func:`~heco_pyg.data.edge_files.store_adjacency`)."""
     types = [data.target, *data.neighbour_types]
     move = (lambda t: t) if device is None else (lambda t: t.to(device))
-    return {
+    inputs = {
         "x_dict": {t: move(data[t].x) for t in types if "x" in data[t]},
         "schema_edge_index": {
             t: move(data[schema_edge_type(data.target, t)].edge_index) for t in data.neighbour_types
@@ -226,6 +231,11 @@ def model_inputs(data: HeteroData, device: torch.device | str | None = None) -> 
         "metapath_edge_index": {m: move(e) for m, (e, _) in metapath_edges(data).items()},
         "num_nodes_dict": {t: data[t].num_nodes for t in types},
     }
+    workdir = getattr(data, "metapath_workdir", None)
+    edges = inputs["metapath_edge_index"].values()
+    if workdir is not None and all(e.device.type == "cpu" for e in edges):
+        inputs["metapath_store"] = {m: partial(store_adjacency, workdir, m) for m in data.metapaths}
+    return inputs
 
 
 def input_tensors(inputs: Mapping) -> list[Tensor]:

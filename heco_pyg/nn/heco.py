@@ -28,7 +28,7 @@ from heco_pyg.nn.projection import TypeProjection
 from heco_pyg.nn.propagation import FactorisedAdjacency, SymmetricAdjacency
 from heco_pyg.nn.sampling import sample_edges, sample_neighbours, unique_ids
 from heco_pyg.nn.schema import MeanSchemaEncoder, SchemaEncoder
-from heco_pyg.nn.sparse import Adjacency
+from heco_pyg.nn.sparse import Adjacency, AdjacencyStore
 
 
 @dataclass
@@ -182,6 +182,7 @@ class HeCo(nn.Module):
         schema_edge_index: dict[str, Tensor],
         metapath_edge_index: dict[str, Tensor],
         num_nodes_dict: dict[str, int],
+        metapath_store: dict[str, AdjacencyStore] | None = None,
     ) -> GraphInputs:
         """Normalised adjacencies, once.
 
@@ -190,6 +191,10 @@ class HeCo(nn.Module):
             schema_edge_index: per neighbour type, ``[2, E]`` (target id, neighbour id).
             metapath_edge_index: per meta-path, ``[2, E]`` target pairs without self-loops.
             num_nodes_dict: node count per node type.
+            metapath_store: per meta-path whose edges are sorted by row (a graph built out
+                of core), where its normalised adjacency goes: it is then built in row
+                blocks (:meth:`Adjacency.gcn_normalised`), the same numbers without a
+                whole-graph copy in memory.
         """
         n = num_nodes_dict[self.target]
         schema = {
@@ -204,12 +209,15 @@ class HeCo(nn.Module):
                     schema_edge_index[via], metapath_edge_index[name], n, num_nodes_dict[via], name
                 )
             else:  # meta-path edges are undirected
-                index, weight = gcn_norm(metapath_edge_index[name], None, n, add_self_loops=True)
+                edge_index = metapath_edge_index[name]
+                if name in (metapath_store or {}):
+                    adjacency = Adjacency.gcn_normalised(edge_index, n, metapath_store[name])
+                else:
+                    index, weight = gcn_norm(edge_index, None, n, add_self_loops=True)
+                    adjacency = Adjacency.from_edges(index, n, n, weight)
                 density = self.dense_metapath_density
-                dense = density is not None and index.size(1) >= density * n * n
-                metapaths[name] = SymmetricAdjacency(
-                    Adjacency.from_edges(index, n, n, weight), dense=dense
-                )
+                dense = density is not None and adjacency.col.numel() >= density * n * n
+                metapaths[name] = SymmetricAdjacency(adjacency, dense=dense)
         return GraphInputs(n, dict(x_dict), schema, metapaths)
 
     def forward(self, inputs: GraphInputs, index: Tensor | None = None) -> HeCoOutput:
@@ -401,9 +409,11 @@ class HeCoMean(HeCo):
         schema_edge_index: dict[str, Tensor],
         metapath_edge_index: dict[str, Tensor],
         num_nodes_dict: dict[str, int],
+        metapath_store: dict[str, AdjacencyStore] | None = None,
     ) -> GraphInputs:
         """Row-normalised adjacencies and the constant feature means, once (arguments as
-        :meth:`HeCo.prepare`)."""
+        :meth:`HeCo.prepare`; ``metapath_store`` is not used: the means are computed over
+        whole adjacencies in memory)."""
         n = num_nodes_dict[self.target]
         schema = {
             t: Adjacency.from_edges(schema_edge_index[t], n, num_nodes_dict[t]).row_normalised()

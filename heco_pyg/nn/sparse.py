@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
 import torch
 from torch import Tensor
+
+#: Rows of the normalised adjacency built at once by :meth:`Adjacency.gcn_normalised`,
+BLOCK_ROWS = 32_768
+#: and edges counted at once for its degrees.
+BLOCK_EDGES = 1 << 22
+
+#: Where :meth:`Adjacency.gcn_normalised` puts its CSR columns and values: called with the
+#: ``(col, value)`` blocks in row order, it returns the whole ``col`` and ``value`` (e.g.
+#: written to files and memory-mapped).
+AdjacencyStore = Callable[[Iterator[tuple[Tensor, Tensor]]], tuple[Tensor, Tensor]]
 
 
 @dataclass
@@ -31,6 +42,49 @@ class Adjacency:
         rowptr = torch.zeros(num_rows + 1, dtype=torch.long, device=row.device)
         rowptr[1:] = torch.cumsum(torch.bincount(row, minlength=num_rows), 0)
         return cls(rowptr, col, value, num_cols)
+
+    @classmethod
+    def gcn_normalised(
+        cls, edge_index: Tensor, num_nodes: int, store: AdjacencyStore | None = None,
+        block_rows: int | None = None,
+    ) -> Adjacency:  # fmt: skip
+        """``D^-1/2 (A + I) D^-1/2`` of symmetric edges ``[2, E]`` without self-loops whose
+        rows are sorted (columns in any order), built block of rows by block: the same
+        numbers and order as PyG's ``gcn_norm(..., add_self_loops=True)`` then
+        :meth:`from_edges`, with temporaries of one block only (no ``[2, E + N]`` copies,
+        so the edges can stay memory-mapped).
+
+        ``store``: where the ``E + N`` columns and values go (``None``: in memory);
+        ``block_rows``: rows per block (``None``: :data:`BLOCK_ROWS`).
+        """
+        block_rows = block_rows or BLOCK_ROWS
+        row, col = edge_index
+        edge_ptr = _sorted_row_pointer(row, num_nodes)
+        # Symmetric edges: the column degree (gcn_norm's) is the row degree, plus the loop.
+        scale = (edge_ptr[1:] - edge_ptr[:-1] + 1).float().pow_(-0.5)
+
+        def blocks() -> Iterator[tuple[Tensor, Tensor]]:
+            for start in range(0, num_nodes, block_rows):
+                stop = min(start + block_rows, num_nodes)
+                first, last = int(edge_ptr[start]), int(edge_ptr[stop])
+                loops = torch.arange(start, stop, device=row.device)
+                block_row = torch.cat([row[first:last], loops])
+                block_col = torch.cat([col[first:last], loops])
+                order = torch.argsort((block_row - start) * num_nodes + block_col)
+                block_row, block_col = block_row[order], block_col[order]
+                yield block_col, scale[block_row] * scale[block_col]
+
+        rowptr = edge_ptr + torch.arange(num_nodes + 1, device=row.device)
+        if store is not None:
+            return cls(rowptr, *store(blocks()), num_nodes)
+        size = row.numel() + num_nodes
+        all_col, value = col.new_empty(size), scale.new_empty(size)
+        offset = 0
+        for block_col, block_value in blocks():
+            all_col[offset : offset + block_col.numel()] = block_col
+            value[offset : offset + block_col.numel()] = block_value
+            offset += block_col.numel()
+        return cls(rowptr, all_col, value, num_nodes)
 
     @property
     def num_rows(self) -> int:
@@ -69,6 +123,23 @@ class Adjacency:
         return Adjacency(
             self.rowptr.to(device), self.col.to(device), self.value.to(device), self.num_cols
         )
+
+
+def _sorted_row_pointer(row: Tensor, num_rows: int) -> Tensor:
+    """Where each row's entries start in ``row`` (sorted), counted :data:`BLOCK_EDGES`
+    entries at a time; a ``ValueError`` if ``row`` is not sorted."""
+    counts = torch.zeros(num_rows, dtype=torch.long, device=row.device)
+    previous = 0
+    for part in row.split(BLOCK_EDGES):
+        first = int(part[0]) if part.numel() else previous
+        if first < previous or bool((part[1:] < part[:-1]).any()):
+            raise ValueError("the edges must be sorted by row")
+        part_counts = torch.bincount(part - first)
+        counts[first : first + part_counts.numel()] += part_counts
+        previous = int(part[-1]) if part.numel() else previous
+    pointer = torch.zeros(num_rows + 1, dtype=torch.long, device=row.device)
+    torch.cumsum(counts, 0, out=pointer[1:])
+    return pointer
 
 
 def _csr(rowptr: Tensor, col: Tensor, value: Tensor, size: tuple[int, int]) -> Tensor:

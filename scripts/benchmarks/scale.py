@@ -6,7 +6,8 @@ and the full-batch vs mini-batch crossover.
     python scripts/bench.py scale --papers 1000000 10000000 --build-only
 
 ``--build-only``: the graph build alone (generator, meta-paths, positives; out of core
-from 20,000 papers), then, with ``--load-step``, one mini-batch training step on it.
+from 20,000 papers), then, with ``--load-step``, one mini-batch training step on it (and
+the resident memory after ``model.prepare``: anonymous, and pages of mapped files).
 
 Every measurement runs in its own process, so peak memory is that run's alone.
 """
@@ -108,7 +109,7 @@ def worker(papers: int, mode: str, args: argparse.Namespace) -> dict:
 def one_step(data, args: argparse.Namespace) -> dict:
     """Seconds and peak memory of ``model.prepare`` and one mini-batch step (forward,
     loss, backward) on a built graph, as the trainer runs it."""
-    from benchmarks._common import peak_memory_mib
+    from benchmarks._common import peak_memory_mib, resident_memory_mib
     from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
     from heco_pyg.nn import HeCo
     from heco_pyg.training.batches import PositiveIndex, random_batches
@@ -121,12 +122,14 @@ def one_step(data, args: argparse.Namespace) -> dict:
     inputs = model.prepare(**model_inputs(data))
     positives = PositiveIndex(positive_index(data), data[data.target].num_nodes)
     prepared = time.perf_counter() - start
+    resident = resident_memory_mib()
     index = random_batches(data[data.target].num_nodes, args.batch_size,
                            torch.Generator().manual_seed(0))[0]  # fmt: skip
     parts, _ = Objective(model, HeCoLoss())(inputs, index, positives.batch(index))
     parts.loss.backward()
     return {"prepare_seconds": prepared, "step_seconds": time.perf_counter() - start - prepared,
-            "step_loss": float(parts.loss), "step_peak_mib": peak_memory_mib()}  # fmt: skip
+            "step_loss": float(parts.loss), "step_peak_mib": peak_memory_mib(),
+            "prepared_resident_mib": resident}  # fmt: skip
 
 
 def measure(papers: int, mode: str, args: argparse.Namespace) -> dict:
@@ -197,6 +200,9 @@ def build_table(args: argparse.Namespace) -> None:
               f"{', '.join(f'{name} {seconds:.0f}' for name, seconds in phases)} |",
               flush=True)  # fmt: skip
         if args.load_step:
+            resident = ", ".join(f"{kind} {mib:.0f}"
+                                 for kind, mib in row["prepared_resident_mib"].items())  # fmt: skip
             print(f"  load + one mini-batch step: model.prepare {row['prepare_seconds']:.1f} s, "
-                  f"step {row['step_seconds']:.1f} s, peak {row['step_peak_mib']:.0f} MiB",
+                  f"step {row['step_seconds']:.1f} s, peak {row['step_peak_mib']:.0f} MiB "
+                  f"(resident after prepare, MiB: {resident or 'not known'})",
                   flush=True)  # fmt: skip

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import torch
 
-from heco_pyg.data.edge_files import EdgeFile, SymmetricEdgeWriter, open_edges
+from heco_pyg.data.edge_files import EdgeFile, SymmetricEdgeWriter, open_edges, store_adjacency
 from heco_pyg.data.metapaths import AddMetaPathCounts
 from heco_pyg.data.pipeline import PAPER_METAPATHS, prepare_paper_graph
 from heco_pyg.data.positives import AddPositives
@@ -50,6 +50,17 @@ def test_edges_on_disk_are_memory_mapped_and_read_back_by_rows(tmp_path):
     assert block.toarray().tolist() == [[2, 0, 0, 5, 0], [0] * 5, [0, 5, 0, 0, 0]]
 
 
+def test_a_stored_adjacency_is_mapped_and_an_earlier_mapping_survives_a_rewrite(tmp_path):
+    blocks = [(torch.tensor([0, 2]), torch.tensor([0.5, 0.25])), (torch.tensor([1]), torch.ones(1))]
+    col, value = store_adjacency(tmp_path, "PXP", iter(blocks))
+    assert col.tolist() == [0, 2, 1] and value.tolist() == [0.5, 0.25, 1.0]
+    assert col.dtype == torch.long and value.dtype == torch.float32
+    again, _ = store_adjacency(tmp_path, "PXP", iter([(torch.tensor([7]), torch.zeros(1))]))
+    assert again.tolist() == [7] and col.tolist() == [0, 2, 1]  # the old file, still mapped
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "PXP_adjacency_col.npy", "PXP_adjacency_value.npy"]  # fmt: skip
+
+
 def test_a_graph_built_out_of_core_trains_a_mini_batch_step(tmp_path):
     from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
     from heco_pyg.nn import HeCoMean
@@ -63,4 +74,35 @@ def test_a_graph_built_out_of_core_trains_a_mini_batch_step(tmp_path):
                      metapath_sample_size=4)  # fmt: skip
     trainer = Trainer(max_epochs=1, batch_size=128, device="cpu", progress=False)
     trainer.fit(model, HeCoLoss(), model.prepare(**model_inputs(data)), positive_index(data))
+    assert math.isfinite(trainer.history[0].loss)
+
+
+def test_heco_prepared_on_an_out_of_core_graph_maps_its_adjacencies_from_files(
+    tmp_path, monkeypatch
+):
+    from heco_pyg.data.edge_files import adjacency_paths
+    from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
+    from heco_pyg.nn import HeCo
+    from heco_pyg.training.loss import HeCoLoss
+    from heco_pyg.training.trainer import Trainer
+
+    monkeypatch.setattr("heco_pyg.nn.sparse.BLOCK_ROWS", 64)  # 7 blocks of 400 papers
+    data = prepare_paper_graph(small_graph(), {"author": 2, "concept": 2}, workdir=tmp_path)
+    inputs = model_inputs(data)
+    assert set(inputs.pop("metapath_store")) == {"PAP", "PCP"}
+    torch.manual_seed(0)
+    model = HeCo(**model_arguments(data), hidden_channels=8, sparse_embeddings=True,
+                 metapath_sample_size=4)  # fmt: skip
+    streamed = model.prepare(**model_inputs(data))
+    in_memory = model.prepare(**inputs)  # PyG's gcn_norm, then Adjacency.from_edges
+    for name in ("PAP", "PCP"):
+        got, want = streamed.metapaths[name].adjacency, in_memory.metapaths[name].adjacency
+        assert want.degree.eq(1).any()  # papers with no meta-path neighbour
+        assert torch.equal(got.rowptr, want.rowptr) and torch.equal(got.col, want.col)
+        assert torch.equal(got.value, want.value)
+        col_path, value_path = adjacency_paths(tmp_path, name)
+        assert np.array_equal(np.load(col_path, mmap_mode="r"), want.col.numpy())
+        assert np.array_equal(np.load(value_path, mmap_mode="r"), want.value.numpy())
+    trainer = Trainer(max_epochs=1, batch_size=128, device="cpu", progress=False)
+    trainer.fit(model, HeCoLoss(), streamed, positive_index(data))
     assert math.isfinite(trainer.history[0].loss)
