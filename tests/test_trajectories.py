@@ -4,21 +4,16 @@ of the package), and one short recorded run on ACM's validation splits."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "trajectories.py"
+from tests.helpers.scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def trajectories():
-    spec = importlib.util.spec_from_file_location("trajectories", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("trajectories")
 
 
 def fake_run(losses, peak_epoch, peak=90.0, low=80.0):
