@@ -96,7 +96,7 @@ class WorkTable:
         codes for authors and concepts (see :meth:`ids_of`), work numbers for references."""
         values = np.frombuffer(self._values[name], LISTS[name][1])
         ends = np.frombuffer(self._ends[name], np.int64)
-        lengths = np.diff(ends, prepend=0)[self.rows]
+        lengths = self.lengths(name)
         papers = np.repeat(np.arange(len(self.rows)), lengths)
         # entry k of paper p sits at (start of p's row) + k
         starts = (ends[self.rows] - lengths) - (np.cumsum(lengths) - lengths)
