@@ -165,6 +165,17 @@ def replay(runs: list[dict], rules: list[tuple]) -> list[str]:
     return lines
 
 
+def read_run(path: Path) -> dict:
+    """A file ``record`` wrote; a one-line error naming the file if it is not one."""
+    try:
+        run = json.loads(path.read_text())
+        if not run["losses"] or not run["scores"]:
+            raise ValueError("no epochs or no snapshots")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SystemExit(f"error: {path}: not a recorded run of `record` ({error!r})") from None
+    return run
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -198,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{path}: {len(result['losses'])} epochs, "
                   f"{result['epoch_cpu_seconds']:.3f} CPU-s per epoch", flush=True)  # fmt: skip
     else:
-        runs = [json.loads(path.read_text()) for path in args.runs]
+        runs = [read_run(path) for path in args.runs]
         print("\n".join(replay(runs, args.rule)))
 
 

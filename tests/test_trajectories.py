@@ -56,6 +56,13 @@ def test_a_rule_needs_four_or_five_numbers(trajectories):
         trajectories.parse_rule("10,0.001")
 
 
+def test_replay_names_a_file_that_is_not_a_recorded_run(trajectories, tmp_path):
+    bad = tmp_path / "notes.json"
+    bad.write_text('{"losses": [1.0]}')
+    with pytest.raises(SystemExit, match=r"notes.json: not a recorded run.*'scores'"):
+        trajectories.main(["replay", str(bad), "--rule", "1,0,2,0"])
+
+
 @pytest.mark.slow
 def test_record_scores_validation_snapshots_on_acm(trajectories, shared_dir, tmp_path, capsys):
     trajectories.main(["record", "--dataset", "acm", "--seeds", "0", "--epochs", "4", "--every", "2",
