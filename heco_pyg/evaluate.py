@@ -18,17 +18,16 @@ from __future__ import annotations
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from heco_pyg.config.command import command
-from heco_pyg.data.graph import DataError
+from heco_pyg.cli.command import command
+from heco_pyg.cli.restore import load_run_graph, load_trained_model
+from heco_pyg.core.errors import DataError
+from heco_pyg.core.phases import Phases
+from heco_pyg.core.runtime import configure_threads
 from heco_pyg.evaluation import ProtocolSettings
 from heco_pyg.evaluation.protocol import evaluate_protocol, has_splits, split_indices
 from heco_pyg.evaluation.recommendation import evaluate_recommendation
 from heco_pyg.evaluation.tables import protocol_markdown, recommendation_markdown
-from heco_pyg.runs.errors import command_errors
-from heco_pyg.runs.restore import load_run_graph, load_trained_model
 from heco_pyg.runs.run_dir import RunDir
-from heco_pyg.runs.summary import Phases
-from heco_pyg.training.distributed import configure_threads
 from heco_pyg.training.embedding import VIEWS, embed
 
 
@@ -87,8 +86,7 @@ def recommendation_task(cfg: DictConfig, k: int = 10, batch_size: int = 256) -> 
 
 @command("evaluate")
 def main(cfg: DictConfig) -> None:
-    with command_errors():  # an unfinished or changed run: one line, exit 1
-        instantiate(cfg.task)(cfg)
+    instantiate(cfg.task)(cfg)
 
 
 if __name__ == "__main__":

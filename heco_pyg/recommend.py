@@ -26,8 +26,10 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, ListConfig
 from torch import Tensor
 
-from heco_pyg.config.command import command
-from heco_pyg.data.graph import DataError
+from heco_pyg.cli.command import command
+from heco_pyg.cli.restore import load_trained_model
+from heco_pyg.core.errors import DataError
+from heco_pyg.core.runtime import configure_threads
 from heco_pyg.retrieval.catalog import Catalog, normalise_id
 from heco_pyg.retrieval.coldstart import (
     ColdStartEncoder,
@@ -36,10 +38,7 @@ from heco_pyg.retrieval.coldstart import (
     read_records,
 )
 from heco_pyg.retrieval.search import exact_topk, load_or_build_index
-from heco_pyg.runs.errors import command_errors
-from heco_pyg.runs.restore import load_trained_model
 from heco_pyg.runs.run_dir import RunDir
-from heco_pyg.training.distributed import configure_threads
 
 log = logging.getLogger(__name__)
 
@@ -178,8 +177,7 @@ def recommend(cfg: DictConfig) -> list[dict]:
 
 @command("recommend")
 def main(cfg: DictConfig) -> None:
-    with command_errors():  # a bad query or an unfinished run: one line, exit 1
-        print(format_results(recommend(cfg), cfg.format))
+    print(format_results(recommend(cfg), cfg.format))
 
 
 if __name__ == "__main__":

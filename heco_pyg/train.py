@@ -24,19 +24,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from heco_pyg.config.command import command
-from heco_pyg.data import build_data
-from heco_pyg.data.graph import input_tensors, model_arguments, model_inputs, positive_index
-from heco_pyg.data.stats import metapath_summary
-from heco_pyg.evaluation import ProtocolSettings, evaluate_embeddings
-from heco_pyg.evaluation.protocol import evaluate_protocol, flat_metrics, has_splits, split_indices
-from heco_pyg.evaluation.tables import protocol_markdown
-from heco_pyg.runs.errors import RunError, command_errors
-from heco_pyg.runs.naming import link_latest
-from heco_pyg.runs.run_dir import RunDir
-from heco_pyg.runs.summary import Phases, RunOutcome, report_run
-from heco_pyg.runs.sweep import optimized_value
-from heco_pyg.training.distributed import (
+from heco_pyg.cli.command import command
+from heco_pyg.core.errors import RunError
+from heco_pyg.core.phases import Phases
+from heco_pyg.core.runtime import (
     configure_threads,
     is_main_process,
     preparation_device,
@@ -44,6 +35,16 @@ from heco_pyg.training.distributed import (
     resolve_device,
     world_size,
 )
+from heco_pyg.data import build_data
+from heco_pyg.data.graph import input_tensors, model_arguments, model_inputs, positive_index
+from heco_pyg.data.stats import metapath_summary
+from heco_pyg.evaluation import ProtocolSettings, evaluate_embeddings
+from heco_pyg.evaluation.protocol import evaluate_protocol, flat_metrics, has_splits, split_indices
+from heco_pyg.evaluation.tables import protocol_markdown
+from heco_pyg.runs.naming import link_latest
+from heco_pyg.runs.run_dir import RunDir
+from heco_pyg.runs.summary import RunOutcome, report_run
+from heco_pyg.runs.sweep import optimized_value
 from heco_pyg.training.embedding import embed, view_embeddings
 from heco_pyg.training.epoch_logger import EpochLogger
 from heco_pyg.training.interrupt import Interrupted, SignalStop, signal_name
@@ -215,7 +216,7 @@ def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dic
 def main(cfg: DictConfig) -> float | None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     quiet_other_ranks()
-    with command_errors(), SignalStop() as stop:
+    with SignalStop() as stop:
         metrics = train(cfg, run_dir, stop)
     if not is_main_process():  # torchrun: rank 0 reports the metric
         return None

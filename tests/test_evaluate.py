@@ -9,10 +9,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from heco_pyg.core.errors import RunError
 from heco_pyg.data import build_data
 from heco_pyg.evaluate import recommendation_task
 from heco_pyg.evaluation.tables import recommendation_markdown
-from heco_pyg.runs.errors import RunError
 from heco_pyg.runs.run_dir import RunDir
 from tests.conftest import ROOT, TINY_SYNTHETIC, compose_config
 from tests.helpers.runs import TAMPERINGS, tamper
@@ -75,7 +75,7 @@ def test_command_line_selects_the_task_by_its_config(fake_run):
 
 
 def test_protocol_on_a_run_without_splits_says_so(fake_run):
-    from heco_pyg.data.graph import DataError
+    from heco_pyg.core.errors import DataError
     from heco_pyg.evaluate import protocol_task
 
     with pytest.raises(DataError, match="has no split masks .* cannot run"):

@@ -46,7 +46,8 @@ import scipy.sparse as sp
 import torch
 from torch_geometric.data import HeteroData
 
-from heco_pyg.data.graph import DataError, build_graph, metapath_edge_type
+from heco_pyg.core.errors import DataError
+from heco_pyg.data.graph import build_graph, metapath_edge_type
 from heco_pyg.data.heco_release import SHA256 as RELEASE_SHA256
 from heco_pyg.data.positives import select_positives
 

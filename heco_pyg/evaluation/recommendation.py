@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from heco_pyg.data.graph import citation_index, schema_edge_type
-from heco_pyg.retrieval.search import mask_out
+from heco_pyg.evaluation.ranking import mask_out
 
 log = logging.getLogger(__name__)
 

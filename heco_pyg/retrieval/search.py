@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from heco_pyg.runs.atomic import atomic_path, write_atomic
+from heco_pyg.core.atomic import atomic_path, write_atomic
+from heco_pyg.evaluation.ranking import mask_out
 
 #: Below this many vectors a faiss index is flat (exhaustive): clustering would not pay.
 FLAT_LIMIT = 10_000
@@ -61,12 +62,6 @@ def exact_topk(
         scores.append(top.values)
         rows.append(top.indices)
     return torch.cat(scores), torch.cat(rows)
-
-
-def mask_out(score: Tensor, exclude: Tensor) -> None:
-    """Sets ``score[b, exclude[b]] = -inf`` in place where ``exclude[b] >= 0``."""
-    batch = torch.nonzero(exclude >= 0).view(-1)
-    score[batch, exclude[batch]] = -math.inf
 
 
 def _faiss():

@@ -25,10 +25,10 @@ recommend, report, sweep summaries, cold start) reads through it::
 the error's line), and holds the config (and its SHA-256), the package version, the git
 commit, start and end times, the epochs done, and each output file's size and SHA-256.
 Readers accept a ``complete`` or ``interrupted`` run whose files match the manifest and
-refuse anything else with one line (:class:`~heco_pyg.runs.errors.RunError`) saying what
+refuse anything else with one line (:class:`~heco_pyg.cli.command.RunError`) saying what
 is wrong and what to run.
 
-**Writes** are atomic (:mod:`heco_pyg.runs.atomic`): a temporary file in the same folder,
+**Writes** are atomic (:mod:`heco_pyg.core.atomic`): a temporary file in the same folder,
 fsync, ``os.replace``. The embeddings, their ids and ``papers.csv`` are staged together and
 renamed into place as one set, and the manifest is written last, so a reader never sees a
 mix of two runs.
@@ -49,7 +49,7 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from heco_pyg.runs.atomic import (
+from heco_pyg.core.atomic import (
     FileStamp,
     atomic_path,
     dumps_strict,
@@ -61,7 +61,7 @@ from heco_pyg.runs.atomic import (
     write_atomic,
     write_bytes,
 )
-from heco_pyg.runs.errors import RunError
+from heco_pyg.core.errors import RunError
 from heco_pyg.runs.manifest import (
     FORMAT,
     READABLE,

@@ -15,23 +15,17 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from heco_pyg.core.runtime import configure_threads, is_main_process, resolve_device
 from heco_pyg.nn.heco import GraphInputs, HeCo, HeCoOutput
+from heco_pyg.training import checkpoint
 from heco_pyg.training.batches import PositiveIndex, positive_batches, random_batches
-from heco_pyg.training.distributed import (
-    configure_threads,
-    init_process_group,
-    is_main_process,
-    resolve_device,
-)
+from heco_pyg.training.distributed import init_process_group
 from heco_pyg.training.loss import HeCoLoss, LossParts
 from heco_pyg.training.progress import epoch_bar, log_stop, step_bar
 from heco_pyg.training.state import (
-    PER_RANK,
-    STATE_FORMAT,
     CheckpointStore,
     EpochRecord,
     TrainingState,
-    rng_state,
     set_rng_state,
 )
 from heco_pyg.training.stopping import EarlyStopping, WeightAverage
@@ -108,7 +102,7 @@ class Trainer:
         gradient_clip: max gradient norm of the dense parameters (``None``: no clipping).
         device: ``auto``, ``cpu`` or ``cuda``.
         threads: torch intra-op threads: ``auto`` (the CPUs other jobs leave free,
-            :func:`heco_pyg.training.distributed.auto_threads`), an int, or ``None``
+            :func:`heco_pyg.core.runtime.auto_threads`), an int, or ``None``
             (torch's default).
         checkpoints: where the best model and the training state are saved
             (:class:`CheckpointStore`, e.g. the run's ``RunDir``; ``None``: in memory only).
@@ -305,7 +299,7 @@ class Trainer:
         if self.distributed:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             objective = DistributedDataParallel(objective, device_ids=device_ids)
-        save_last = lambda: self._save_last(model, optimizers, on_epoch)
+        save_last = lambda: self.save_last(model, optimizers, on_epoch)
         saved_epoch = state.epoch if rng is not None else -1
         if rng is not None:
             set_rng_state(rng)  # last: nothing may draw between here and the first step
@@ -354,7 +348,7 @@ class Trainer:
             if not math.isfinite(loss):
                 model.load_state_dict(state.best_model)
                 if self._best_unsaved:
-                    self._save_best()
+                    self.save_best()
                 raise NonFiniteLossError(
                     f"loss became {loss} at epoch {epoch}; the best checkpoint (epoch "
                     f"{state.best_epoch}, loss {state.best_loss:.4f}) is kept"
@@ -405,78 +399,37 @@ class Trainer:
             stop = bool(flag.item())
         return stop
 
-    def _save_best(self) -> None:
-        if self.checkpoints is not None and is_main_process():
-            state = self.state
-            best = {"epoch": state.best_epoch, "loss": state.best_loss, "model": state.best_model}
-            self.checkpoints.save_best({"format": STATE_FORMAT, **best})
+    def save_best(self) -> None:
+        """Writes the best weights so far (:func:`heco_pyg.training.checkpoint.save_best`)."""
+        checkpoint.save_best(self.checkpoints, self.state)
 
     def state_dict(
         self, model: nn.Module, optimizers: list[torch.optim.Optimizer], on_epoch: Any = None
     ) -> dict[str, Any]:
-        """The training state: the model's current weights, the optimizers' states, the
-        loop's :class:`TrainingState`, ``on_epoch``'s state, and for every rank its RNG
-        states and its :data:`PER_RANK` fields (collective under DDP: every rank calls
-        it)."""
-        loop = self.state.state_dict()
-        own = {"rng": rng_state()} | {name: loop.pop(name) for name in PER_RANK}
-        own = {k: v.cpu() if isinstance(v, Tensor) else v for k, v in own.items()}
-        ranks = [own]
-        if self.distributed:
-            ranks = [None] * self.world_size
-            dist.all_gather_object(ranks, own)
-        state = {
-            "format": STATE_FORMAT,
-            "world_size": self.world_size,
-            "model": model.state_dict(),
-            "optimizers": [optimizer.state_dict() for optimizer in optimizers],
-            "loop": loop,
-            "ranks": ranks,
-        }
-        if hasattr(on_epoch, "state_dict"):
-            state["on_epoch"] = on_epoch.state_dict()
-        return state
+        """The training state (:func:`heco_pyg.training.checkpoint.training_state`;
+        collective under DDP: every rank calls it)."""
+        return checkpoint.training_state(self.state, model, optimizers, on_epoch,
+                                         self.world_size)  # fmt: skip
 
-    def _save_last(self, model, optimizers, on_epoch) -> None:
+    def save_last(self, model, optimizers, on_epoch=None) -> None:
+        """Writes the training state, the best weights first when they changed since the
+        last write (a kill between the two writes then leaves a newer best)."""
         if self.checkpoints is None:
             return
-        if self._best_unsaved:  # first: a kill between the two writes leaves a newer best
-            self._save_best()
+        if self._best_unsaved:
+            self.save_best()
             self._best_unsaved = False
-        state = self.state_dict(model, optimizers, on_epoch)  # every rank: RNGs are gathered
-        if is_main_process():
-            self.checkpoints.save_last(state)
+        checkpoint.save_last(self.checkpoints, self.state, model, optimizers, on_epoch,
+                             self.world_size)  # fmt: skip
 
     def _restore(self, model, optimizers, on_epoch) -> dict[str, Any] | None:
         """Loads the saved training state into the model, optimizers, :attr:`state` and
         ``on_epoch``; returns this rank's RNG states (set just before the first step)."""
-        saved = self.checkpoints.last_state() if self.checkpoints is not None else None
-        if saved is None:
-            log.info("trainer.resume: no saved training state yet, starting at epoch 1")
+        restored = checkpoint.restore(self.checkpoints, model, optimizers, on_epoch,
+                                      self.world_size, self.rank, self.device)  # fmt: skip
+        if restored is None:
             return None
-        if saved.get("format") != STATE_FORMAT:
-            raise ValueError(f"saved training state has format {saved.get('format')}, this "
-                             f"trainer reads {STATE_FORMAT}")  # fmt: skip
-        if saved["world_size"] != self.world_size:
-            raise ValueError(
-                f"the run was trained by {saved['world_size']} processes and is resumed by "
-                f"{self.world_size}: resume it with the same number (the batches of a step "
-                "depend on it)"
-            )
-        if len(saved["optimizers"]) != len(optimizers):
-            raise ValueError("the saved training state has other optimizers than this model")
-        model.load_state_dict(saved["model"])
-        for optimizer, optimizer_state in zip(optimizers, saved["optimizers"], strict=True):
-            optimizer.load_state_dict(optimizer_state)
-        own = saved["ranks"][self.rank]
-        loop = saved["loop"] | {name: own[name] for name in PER_RANK if name in own}
-        self.state = TrainingState.from_state_dict(loop, self.device)
-        if "on_epoch" in saved and hasattr(on_epoch, "load_state_dict"):
-            on_epoch.load_state_dict(saved["on_epoch"])
+        self.state, rng = restored
         if self.state.best_epoch:
-            self._save_best()  # the best as of this state (a killed run may have saved a later one)
-        state = self.state
-        log.info("trainer.resume: epoch %d%s done, best epoch %d (loss %.4f)", state.epoch,
-                 f" and {state.step} steps of the next" if state.step else "",
-                 state.best_epoch, state.best_loss)  # fmt: skip
-        return own["rng"]
+            self.save_best()  # the best as of this state (a killed run may have saved a later one)
+        return rng

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from heco_pyg.data.graph import DataError
-from heco_pyg.runs import atomic
-from heco_pyg.runs.errors import RunError
+from heco_pyg.core import atomic
+from heco_pyg.core.errors import RunError, UserError
 from heco_pyg.runs.run_dir import RunDir, write_atomic
 
 CONFIG = {"seed": 0, "trainer": {"lr": 0.001, "max_epochs": 3, "resume": False}}
@@ -87,7 +86,7 @@ def test_unfinished_runs_are_refused_with_what_to_run(tmp_path, status):
     with pytest.raises(RunError) as error:
         run.embeddings("fused")
     message = str(error.value)
-    assert "\n" not in message and isinstance(error.value, DataError)
+    assert "\n" not in message and isinstance(error.value, UserError)
     assert "hydra.run.dir=" in message and "trainer.resume=true" in message
     assert ("loss became nan at epoch 3" in message) == (status == "failed")
 
