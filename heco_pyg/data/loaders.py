@@ -75,6 +75,22 @@ def load_openalex(
     return prepare_paper_graph(data, **dict(preparation or {}))
 
 
+def load_citeulike(
+    path: str | None, name: str = "citeulike", preparation: Mapping | None = None, **read_arguments
+) -> HeteroData:
+    """``data=citeulike``: a CiteULike release folder (``data.path``), through the graph
+    cache, prepared for HeCo; ``read_arguments`` are
+    :func:`heco_pyg.data.citeulike.load_citeulike_graph`'s (``text_dim``, ``seed``,
+    ``description_tags``, ``data_dir``)."""
+    from heco_pyg.data.citeulike import load_citeulike_graph
+
+    if not path:
+        raise DataError("data=citeulike needs data.path=DIR (a CiteULike release folder)")
+    data = load_citeulike_graph(path, **read_arguments)
+    data.name = name
+    return prepare_paper_graph(data, **dict(preparation or {}))
+
+
 def load_heco_benchmark(**config) -> HeteroData:
     """``data=acm|dblp|aminer|freebase``: an official HeCo dataset folder (see
     :func:`heco_pyg.data.heco_benchmark.load_heco_benchmark_graph` for the arguments)."""
