@@ -59,6 +59,8 @@ def verify_checksums(folder: Path) -> None:
         if len(parts) != 2 or len(parts[0]) != 64:
             raise DataError(f"{sums}:{number}: expected 'sha256  file', got {line[:80]!r}")
         expected, name = parts[0].lower(), parts[1].strip().lstrip("*")
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise DataError(f"{sums}:{number}: {name!r} is not a file name in the folder")
         file = folder / name
         if not file.is_file():
             raise DataError(f"{sums}:{number}: {file} is missing")
