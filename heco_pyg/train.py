@@ -25,14 +25,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from heco_pyg.cli.command import command
-from heco_pyg.core.errors import RunError
 from heco_pyg.core.phases import Phases
 from heco_pyg.core.runtime import (
     configure_threads,
     is_main_process,
     preparation_device,
     quiet_other_ranks,
-    resolve_device,
     world_size,
 )
 from heco_pyg.data import build_data
@@ -43,11 +41,12 @@ from heco_pyg.evaluation.protocol import evaluate_protocol, flat_metrics, has_sp
 from heco_pyg.evaluation.tables import protocol_markdown
 from heco_pyg.runs.naming import link_latest
 from heco_pyg.runs.run_dir import RunDir
+from heco_pyg.runs.session import RunSession
 from heco_pyg.runs.summary import RunOutcome, report_run
 from heco_pyg.runs.sweep import optimized_value
 from heco_pyg.training.embedding import embed, view_embeddings
 from heco_pyg.training.epoch_logger import EpochLogger
-from heco_pyg.training.interrupt import Interrupted, SignalStop, signal_name
+from heco_pyg.training.interrupt import Interrupted, SignalStop
 from heco_pyg.training.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -70,23 +69,20 @@ def task_overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task)
 
 
-def stop_message(run: RunDir, signum: int, trainer: Trainer) -> str:
-    """The one line an interrupted run prints: where it stopped, what it kept, and the
-    command that resumes it."""
-    state = trainer.state
-    if not state.best_epoch:
-        where = "before the first epoch ended; nothing to read yet"
-    else:
-        steps = f" and {state.step} steps of epoch {state.epoch + 1}" if state.step else ""
-        where = f"after epoch {state.epoch}{steps}; the best epoch's ({state.best_epoch}) " \
-                "outputs are written"  # fmt: skip
-        if not (trainer.stopped or state.step):
-            where = f"after training ({state.epoch} epochs), before the evaluation ended"
-    try:
-        resume = run.resume_command()
-    except RunError:  # no manifest here (another node's rank)
-        resume = f"the same command with hydra.run.dir={run.path} trainer.resume=true"
-    return f"{signal_name(signum)}: {run.path} stopped {where}; resume: {resume}"
+def build(cfg: DictConfig, trainer: Trainer, phases: Phases) -> tuple:
+    """The graph, the model, the loss and the model's prepared inputs (all input checks
+    happen here, before anything is written)."""
+    phases.start("graph build", str(cfg.data.get("name", "")))
+    data = build_data(cfg.data)
+    model = instantiate(cfg.model, **model_arguments(data))
+    loss_fn = instantiate(cfg.loss)
+    # The one-off sparse products on the training GPU when it has room, else on the CPU.
+    prepare_on = preparation_device(trainer.device, input_tensors(model_inputs(data)))
+    inputs = model.prepare(**model_inputs(data, prepare_on))
+    log.info("model inputs prepared on %s", prepare_on)
+    log.info("graph: %s", metapath_summary(data))
+    log.info("model: %r", model)
+    return data, model, loss_fn, inputs
 
 
 def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dict[str, float]:
@@ -95,45 +91,26 @@ def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dic
     ``stop``: the command's :class:`SignalStop` (``None``: nothing stops the loop early).
     """
     seed_everything(cfg.seed)
-    configure_threads(cfg.trainer.get("threads"))
-    run = RunDir(run_dir)
-    phases = Phases()
     stop = stop or SignalStop()
-    trainer: Trainer = instantiate(cfg.trainer, checkpoints=run, seed=cfg.seed)  # checks trainer.*
-    config = OmegaConf.to_container(cfg, resolve=False)
-    resume, overwrite = bool(cfg.trainer.get("resume")), bool(cfg.get("overwrite"))
     main = is_main_process()  # under torchrun only rank 0 checks, logs and writes outputs
+    trainer: Trainer = instantiate(cfg.trainer, seed=cfg.seed)  # checks trainer.*
+    configure_threads(trainer.threads)
+    session = RunSession(RunDir(run_dir), OmegaConf.to_container(cfg, resolve=False),
+                         resume=trainer.resume, overwrite=bool(cfg.get("overwrite")),
+                         writer=main)  # fmt: skip
+    trainer.checkpoints = session  # the best state and the training state go to the run
     if main:  # before the graph is built: a refused folder costs nothing
-        run.check_start(config, resume=resume, overwrite=overwrite)
-
-    try:
-        phases.start("graph build", str(cfg.data.get("name", "")))
-        data = build_data(cfg.data)
-        model = instantiate(cfg.model, **model_arguments(data))
-        loss_fn = instantiate(cfg.loss)
-        # The one-off sparse products on the training GPU when it has room, else on the CPU.
-        device = resolve_device(cfg.trainer.get("device", "auto"))
-        prepare_on = preparation_device(device, input_tensors(model_inputs(data)))
-        inputs = model.prepare(**model_inputs(data, prepare_on))
-        log.info("model inputs prepared on %s", prepare_on)
-    except Interrupted as interrupted:
-        name = signal_name(interrupted.signum)
-        raise Interrupted(interrupted.signum, f"{name}: stopped while building the graph; "
-                          f"{run.path} is as it was") from None  # fmt: skip
-    target = data.target
-    log.info("graph: %s", metapath_summary(data))
-    log.info("model: %r", model)
-
-    if main:
-        run.start(config, task_overrides(), resume=resume, overwrite=overwrite,
-                  world_size=world_size())  # fmt: skip
-    tracker = instantiate(cfg.logger, dir=run.path, _recursive_=False,
-                          **({} if main else {"mode": "disabled"}))  # fmt: skip
-    try:
+        session.check_start()
+    phases = Phases()
+    with session.building():
+        data, model, loss_fn, inputs = build(cfg, trainer, phases)
+    store = data[data.target]
+    with session.training(trainer, stop, task_overrides(), world_size()) as run, \
+            instantiate(cfg.logger, dir=run.path, _recursive_=False,
+                        **({} if main else {"mode": "disabled"})) as tracker:  # fmt: skip
         tracker.config(OmegaConf.to_container(cfg, resolve=True))
         positives = positive_index(data)
         epoch_logger = EpochLogger(tracker, positives, **cfg.get("epoch_logging", {}))
-        store = data[target]
         phases.start("training")
         with stop.deferred():  # a signal now stops after the current step
             trainer.fit(model, loss_fn, inputs, positives, on_epoch=epoch_logger,
@@ -141,8 +118,8 @@ def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dic
             if hasattr(loss_fn, "workspace"):  # its N x N buffer is not needed for evaluation
                 loss_fn.workspace.release()
             if main and trainer.best_epoch:  # the best state's outputs
-                phases.start("embedding", f"{inputs.num_nodes} {target}s, both views")
-                schema, semantic, _ = embed(model, inputs, cfg.trainer.get("batch_size"))
+                phases.start("embedding", f"{inputs.num_nodes} {data.target}s, both views")
+                schema, semantic, _ = embed(model, inputs, trainer.batch_size)
                 embeddings = view_embeddings(schema, semantic)
                 phases.start("outputs and plots")
                 ids = getattr(store, "node_ids", None) or [str(i) for i in range(len(schema))]
@@ -185,7 +162,7 @@ def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dic
             run.write_evaluation("eval", result, table)
             metrics |= flat_metrics(result)
         run.write_metrics(metrics)
-        run.finish("complete", epochs_done=trainer.state.epoch, best_epoch=trainer.best_epoch)
+        session.complete(trainer)
         tracker.summary(metrics)
         tracker.artifact(f"embeddings-{data.name}", [*paths, run.checkpoint])
         phases.stop()
@@ -194,21 +171,6 @@ def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dic
             phases.seconds, results, settings, labels, has_splits(data), table,
             latest=link_latest(run.path),
         ))  # fmt: skip
-    except Interrupted as interrupted:
-        if main:
-            with stop.deferred():
-                run.finish("interrupted", epochs_done=trainer.state.epoch,
-                           best_epoch=trainer.best_epoch)  # fmt: skip
-        raise Interrupted(interrupted.signum, stop_message(run, interrupted.signum, trainer)
-                          ) from None  # fmt: skip
-    except BaseException as error:
-        if main:
-            with stop.deferred():
-                run.finish("failed", error=f"{type(error).__name__}: {error}",
-                           epochs_done=trainer.state.epoch)  # fmt: skip
-        raise
-    finally:
-        tracker.finish()
     return metrics
 
 

@@ -14,6 +14,7 @@ from heco_pyg.data import build_data
 from heco_pyg.evaluate import recommendation_task
 from heco_pyg.evaluation.tables import recommendation_markdown
 from heco_pyg.runs.run_dir import RunDir
+from heco_pyg.runs.session import RunSession
 from tests.conftest import ROOT, TINY_SYNTHETIC, compose_config
 from tests.helpers.runs import TAMPERINGS, tamper
 
@@ -27,9 +28,9 @@ def _fake_run(tmp_path, overrides):
     data = build_data(cfg.data)
     x = torch.nn.functional.normalize(data["paper"].x, dim=1).numpy()
     run = RunDir(run_dir)
-    run.start(OmegaConf.to_container(cfg, resolve=False))
+    RunSession(run, OmegaConf.to_container(cfg, resolve=False)).start()
     run.write_embeddings({"schema": x, "semantic": x, "fused": x}, data["paper"].node_ids)
-    run.finish("complete")
+    RunSession(run).finish("complete")
     return run_dir
 
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -63,15 +62,8 @@ from heco_pyg.core.atomic import (
 )
 from heco_pyg.core.errors import RunError
 from heco_pyg.runs.manifest import (
-    FORMAT,
     READABLE,
-    config_differences,
-    config_hash,
-    git_commit,
     is_alive,
-    now,
-    package_version,
-    process,
     train_command,
 )
 from heco_pyg.training.embedding import VIEWS
@@ -177,7 +169,7 @@ class RunDir:
         stat = path.stat()
         self._stamps[self._name(path)] = (stat.st_size, stat.st_mtime_ns, stamp)
 
-    def _stamp(self, path: Path) -> FileStamp:
+    def stamp(self, path: Path) -> FileStamp:
         """Size and SHA-256 of a run file: remembered from the write when unchanged since."""
         stat = path.stat()
         cached = self._stamps.get(self._name(path))
@@ -185,166 +177,24 @@ class RunDir:
             return cached[2]
         return file_stamp(path)
 
-    # The run's life: claim the folder, record progress, seal it.
+    def forget_stamps(self) -> None:
+        """Forgets the files this process wrote (they were moved away)."""
+        self._stamps.clear()
+
     def holds_run(self) -> bool:
+        """Whether the folder holds (the outputs of) a run."""
         return any((self.path / name).exists() for name in RUN_MARKERS)
 
-    def check_start(self, config: Mapping, *, resume: bool = False, overwrite: bool = False
-                    ) -> None:  # fmt: skip
-        """Refuses to train into a folder that holds a run, unless ``resume`` (the config
-        must then be the run's, but for :data:`~heco_pyg.runs.manifest.RESUMABLE_KEYS`) or
-        ``overwrite``. Writes nothing but, on a refusal, the run's own ``.hydra`` files back
-        (Hydra has already replaced them with the refused command's)."""
-        if resume and overwrite:
-            raise RunError("trainer.resume=true and overwrite=true: choose one")
-        if not self.holds_run():
-            return  # a new run (resume=true in an empty folder starts one)
-        manifest = self._manifest_or_none()
-        if manifest is not None and manifest.get("status") == "running" and is_alive(manifest):
-            self._restore_hydra(manifest)
-            raise RunError(
-                f"{self.path}: another process (pid {manifest['pid']} on {manifest['host']}) "
-                "is training into this folder; wait for it, or choose another hydra.run.dir"
-            )
-        if overwrite:
-            return
-        if manifest is None:
-            raise RunError(
-                f"{self.path} holds the outputs of a run without run.json (one from before "
-                "run manifests, or not a training run): move them away, choose another "
-                "hydra.run.dir, or set overwrite=true to move them into "
-                f"{self.previous_dir}/"
-            )
-        if not resume:
-            self._restore_hydra(manifest)
-            raise RunError(
-                f"{self.path} already holds a run ({self._describe(manifest)}): continue it "
-                "with trainer.resume=true, start over with overwrite=true (its outputs move "
-                f"to {self.previous_dir}/), or choose another hydra.run.dir"
-            )
-        differences = config_differences(manifest.get("config") or {}, config)
-        if differences:
-            self._restore_hydra(manifest)
-            raise RunError(
-                f"{self.path}: trainer.resume=true needs the config the run started with, "
-                f"but {'; '.join(differences)} (only trainer.max_epochs may change)"
-            )
-
-    def start(self, config: Mapping, overrides: Sequence[str] = (), *, resume: bool = False,
-              overwrite: bool = False, world_size: int = 1) -> dict:  # fmt: skip
-        """Claims the folder for a run with ``config`` (the saved, unresolved config):
-        ``overwrite`` first moves a previous run's outputs to ``previous/<its start>/``;
-        then writes the manifest with status ``running``."""
-        self.check_start(config, resume=resume, overwrite=overwrite)
-        self.path.mkdir(parents=True, exist_ok=True)
-        previous = self._manifest_or_none()
-        if overwrite and self.holds_run():
-            self._move_aside(previous)
-            previous = None
-        started = now()
-        continuing = resume and previous is not None
-        manifest = {
-            "format": FORMAT,
-            "status": "running",
-            "error": None,
-            "overrides": list(overrides),
-            "config_hash": config_hash(config),
-            "package_version": package_version(),
-            "git_commit": git_commit(),
-            **process(),
-            "world_size": int(world_size),
-            "started": previous["started"] if continuing else started,
-            "resumed": [*previous.get("resumed", []), started] if continuing else [],
-            "ended": None,
-            "epochs_done": int(previous.get("epochs_done", 0)) if continuing else 0,
-            "best_epoch": previous.get("best_epoch") if continuing else None,
-            "rows": None,
-            "files": {},
-            "config": dict(config),
-        }
-        self._write_manifest(manifest)
-        return manifest
-
-    def progress(self, epochs_done: int, best_epoch: int | None = None) -> None:
-        """Records the epochs a saved training state holds (a killed run says how far it
-        got)."""
-        manifest = self._manifest_or_none()
-        if manifest is None:
-            return
-        manifest["epochs_done"], manifest["best_epoch"] = int(epochs_done), best_epoch
-        self._write_manifest(manifest)
-
-    def finish(self, status: str, *, epochs_done: int | None = None,
-               best_epoch: int | None = None, error: str | None = None) -> dict:  # fmt: skip
-        """Seals the run: ``status`` (``complete``, ``interrupted`` or ``failed`` with the
-        ``error`` line), the end time, and each output file's size and SHA-256."""
-        if status not in ("complete", "interrupted", "failed"):
-            raise ValueError(f"cannot finish a run as {status!r}")
-        manifest = self._manifest_or_none() or {"format": FORMAT, "config": None}
-        files = {name: self._stamp(self.path / name).as_dict() for name in OUTPUTS
-                 if (self.path / name).is_file()}  # fmt: skip
-        manifest |= {
-            "status": status,
-            "error": error.strip().splitlines()[0] if error and error.strip() else None,
-            "ended": now(),
-            "files": files,
-            "rows": self._count_rows() if "embeddings/ids.csv" in files else None,
-        }
-        if epochs_done is not None:
-            manifest["epochs_done"] = int(epochs_done)
-        if best_epoch is not None:
-            manifest["best_epoch"] = int(best_epoch)
-        self._write_manifest(manifest)
-        return manifest
-
-    def _count_rows(self) -> int:
+    def count_rows(self) -> int:
         return len(pd.read_csv(self.ids_path, dtype=str, keep_default_na=False))
 
-    def _write_manifest(self, manifest: Mapping) -> None:
+    def write_manifest(self, manifest: Mapping) -> None:
         write_atomic(self.manifest_path, dumps_strict(manifest, indent=2) + "\n")
 
-    def _manifest_or_none(self) -> dict | None:
+    def manifest_or_none(self) -> dict | None:
         if not self.manifest_path.is_file():
             return None
         return self.manifest()
-
-    @staticmethod
-    def _describe(manifest: Mapping) -> str:
-        text = f"{manifest.get('status')}, started {manifest.get('started')}"
-        return text + f", {manifest.get('epochs_done', 0)} epochs"
-
-    def _restore_hydra(self, manifest: Mapping | None, folder: Path | None = None) -> None:
-        """Writes the run's ``.hydra/config.yaml`` and ``overrides.yaml`` from its
-        manifest (into ``folder``, default: the run's own ``.hydra`` when Hydra made one)."""
-        if not manifest or manifest.get("config") is None:
-            return
-        folder = folder or self.config_path.parent
-        if folder == self.config_path.parent and not folder.is_dir():
-            return
-        write_atomic(folder / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(
-            manifest["config"])))  # fmt: skip
-        write_atomic(folder / "overrides.yaml", OmegaConf.to_yaml(OmegaConf.create(
-            list(manifest.get("overrides", [])))))  # fmt: skip
-
-    def _move_aside(self, manifest: Mapping | None) -> Path:
-        """Moves every output of the run here (all but ``.hydra``, Hydra's log and
-        ``previous/``) into ``previous/<its start time>/``, with its ``.hydra`` files."""
-        stamp = re.sub(r"[^0-9A-Za-z]+", "-", str((manifest or {}).get("started") or now()))
-        target = self.previous_dir / stamp.strip("-")
-        suffix = 1
-        while target.exists():
-            suffix += 1
-            target = self.previous_dir / f"{stamp.strip('-')}-{suffix}"
-        target.mkdir(parents=True)
-        for entry in sorted(self.path.iterdir()):
-            if entry.name in (".hydra", self.previous_dir.name) or entry.suffix == ".log":
-                continue
-            os.rename(entry, target / entry.name)
-        self._restore_hydra(manifest, target / ".hydra")
-        fsync_dir(self.path)
-        self._stamps.clear()
-        log.warning("overwrite=true: the previous run's outputs moved to %s", target)
-        return target
 
     # Readers: every read checks the manifest first.
     def manifest(self) -> dict:
@@ -582,11 +432,11 @@ class RunDir:
         texts = (dumps_strict(dict(result), indent=2), table)
         for path, text in zip(paths, texts, strict=True):
             self._remember(path, write_bytes(path, text.encode()))
-        manifest = self._manifest_or_none()
+        manifest = self.manifest_or_none()
         if manifest is not None and manifest.get("status") in READABLE:
             files = manifest.setdefault("files", {})
-            files |= {self._name(p): self._stamp(p).as_dict() for p in paths}
-            self._write_manifest(manifest)
+            files |= {self._name(p): self.stamp(p).as_dict() for p in paths}
+            self.write_manifest(manifest)
         return paths
 
     def save_best(self, state: Mapping[str, Any]) -> None:
@@ -596,8 +446,6 @@ class RunDir:
     def save_last(self, state: Mapping[str, Any]) -> None:
         """``last.pt``: the latest training state (what ``trainer.resume=true`` loads)."""
         self._remember(self.last_checkpoint, save_torch(self.last_checkpoint, dict(state)))
-        loop = state.get("loop") or {}
-        self.progress(loop.get("epoch", 0), loop.get("best_epoch"))
 
     def last_state(self) -> dict | None:
         """The latest training state, or None when the run saved none yet."""

@@ -88,3 +88,9 @@ class Tracker:
 
     def finish(self) -> None:
         self.run.finish()
+
+    def __enter__(self) -> Tracker:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.finish()
