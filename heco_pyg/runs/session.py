@@ -41,7 +41,8 @@ from heco_pyg.runs.manifest import (
     package_version,
     process,
 )
-from heco_pyg.runs.run_dir import OUTPUTS, RunDir
+from heco_pyg.runs.run_dir import RunDir
+from heco_pyg.runs.run_files import OUTPUTS
 
 if TYPE_CHECKING:
     from heco_pyg.training.interrupt import SignalStop
