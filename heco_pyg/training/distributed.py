@@ -7,6 +7,9 @@ import os
 
 import torch
 import torch.distributed as dist
+from torch import nn
+
+from heco_pyg.training.optimizers import sparse_tables
 
 
 def init_process_group(backend: str, device: torch.device) -> tuple[int, int, torch.device]:
@@ -18,3 +21,29 @@ def init_process_group(backend: str, device: torch.device) -> tuple[int, int, to
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
     return dist.get_rank(), dist.get_world_size(), device
+
+
+def backend_for(backend: str, device: torch.device) -> str:
+    """The process group's backend: the running group's, else ``auto`` -> ``nccl`` on CUDA,
+    ``gloo`` on the CPU."""
+    if dist.is_initialized():
+        return dist.get_backend()
+    if backend == "auto":
+        return "nccl" if device.type == "cuda" else "gloo"
+    return backend
+
+
+def join_process_group(
+    model: nn.Module, backend: str, device: torch.device
+) -> tuple[int, int, torch.device]:
+    """:func:`init_process_group` for training ``model``, refusing what the backend cannot
+    do (NCCL has no sparse all-reduce) before the first step."""
+    backend = backend_for(backend, device)
+    if backend == "nccl" and sparse_tables(model):
+        raise ValueError(
+            "trainer=ddp with the nccl backend cannot all-reduce the sparse gradients of "
+            "model.sparse_embeddings=true (NCCL has no sparse all-reduce); set "
+            "model.sparse_embeddings=false (dense gradients for the embedding tables) or "
+            "trainer.backend=gloo"
+        )
+    return init_process_group(backend, device)

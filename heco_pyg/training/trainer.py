@@ -18,15 +18,18 @@ from torch.nn.parallel import DistributedDataParallel
 from heco_pyg.core.runtime import configure_threads, is_main_process, resolve_device
 from heco_pyg.nn.heco import GraphInputs, HeCo, HeCoOutput
 from heco_pyg.training import checkpoint
-from heco_pyg.training.batches import PositiveIndex, positive_batches, random_batches
-from heco_pyg.training.distributed import init_process_group
-from heco_pyg.training.loss import HeCoLoss, LossParts
+from heco_pyg.training.batches import PositiveIndex, rank_batches, step_inputs
+from heco_pyg.training.distributed import join_process_group
+from heco_pyg.training.loss import HeCoLoss
+from heco_pyg.training.objective import Objective, attention_values
+from heco_pyg.training.optimizers import make_optimizers
 from heco_pyg.training.progress import epoch_bar, log_stop, step_bar
 from heco_pyg.training.state import (
     CheckpointStore,
     EpochRecord,
     TrainingState,
     set_rng_state,
+    weights_copy,
 )
 from heco_pyg.training.stopping import EarlyStopping, WeightAverage
 
@@ -37,42 +40,6 @@ log = logging.getLogger(__name__)
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or inf; the last good checkpoint is kept."""
-
-
-def attention_values(output: HeCoOutput) -> dict[str, float]:
-    """Type-level and semantic attention weights as ``{"attention/type/author": w, ...}``."""
-    values = {f"attention/type/{k}": v for k, v in output.type_attention.items()}
-    values |= {f"attention/semantic/{k}": v for k, v in output.semantic_attention.items()}
-    return {k: float(v) for k, v in values.items()}
-
-
-def weights_copy(state: dict[str, Tensor]) -> dict[str, Tensor]:
-    """A copy of a state dict (its metadata kept): one ``clone`` per tensor, ~6x faster
-    than ``copy.deepcopy`` (the best weights are copied at most epochs)."""
-    copied = type(state)((name, value.clone()) for name, value in state.items())
-    if hasattr(state, "_metadata"):  # an OrderedDict from state_dict()
-        copied._metadata = state._metadata
-    return copied
-
-
-def sparse_tables(model: nn.Module) -> list[nn.Parameter]:
-    """The weights of embedding tables with sparse gradients (``model.sparse_embeddings``)."""
-    return [m.weight for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse]
-
-
-class Objective(nn.Module):
-    """Model + loss as one module, so that DistributedDataParallel sees the whole step."""
-
-    def __init__(self, model: HeCo, loss_fn: HeCoLoss) -> None:
-        super().__init__()
-        self.model, self.loss_fn = model, loss_fn
-
-    def forward(
-        self, inputs: GraphInputs, index: Tensor | None, pairs: Tensor
-    ) -> tuple[LossParts, HeCoOutput]:
-        output = self.model(inputs, index)
-        head = self.model.head
-        return self.loss_fn(head(output.semantic), head(output.schema), pairs), output
 
 
 class Trainer:
@@ -192,74 +159,22 @@ class Trainer:
     def best_loss(self) -> float:
         return self.state.best_loss
 
-    def _backend(self) -> str:
-        if dist.is_initialized():
-            return dist.get_backend()
-        if self.backend == "auto":
-            return "nccl" if self.device.type == "cuda" else "gloo"
-        return self.backend
-
-    def _setup_distributed(self, model: nn.Module) -> None:
-        if self._backend() == "nccl" and sparse_tables(model):
-            raise ValueError(
-                "trainer=ddp with the nccl backend cannot all-reduce the sparse gradients of "
-                "model.sparse_embeddings=true (NCCL has no sparse all-reduce); set "
-                "model.sparse_embeddings=false (dense gradients for the embedding tables) or "
-                "trainer.backend=gloo"
-            )
-        self.rank, self.world_size, self.device = init_process_group(self._backend(), self.device)
-
     def make_optimizers(self, model: nn.Module) -> list[torch.optim.Optimizer]:
-        """Adam(W) for the dense parameters; SparseAdam for sparse embedding tables.
+        """:func:`heco_pyg.training.optimizers.make_optimizers` with this trainer's settings."""
+        return make_optimizers(model, self.optimizer_name, self.lr, self.weight_decay)
 
-        Adam(W) is the fused kernel: one pass over all parameters (on the CPU 8x faster than
-        torch's per-parameter loop there, ~4 ms per step of the default run)."""
-        sparse = sparse_tables(model)
-        dense = [p for p in model.parameters() if all(p is not q for q in sparse)]
-        optimizer = torch.optim.AdamW if self.optimizer_name == "adamw" else torch.optim.Adam
-        optimizers = [optimizer(dense, lr=self.lr, weight_decay=self.weight_decay, fused=True)]
-        if sparse:
-            optimizers.append(torch.optim.SparseAdam(sparse, lr=self.lr))
-        return optimizers
+    def batches(
+        self, num_nodes: int, epoch: int, positives: PositiveIndex | None = None
+    ) -> list[Tensor | None]:
+        """This rank's batches of one epoch (:func:`heco_pyg.training.batches.rank_batches`)."""
+        return rank_batches(num_nodes, epoch, self.batch_size, self.batch_positives, self.seed,
+                            self.rank, self.world_size, self.device, positives)  # fmt: skip
 
     @staticmethod
     def _snapshot_if_best(model: nn.Module, loss: Tensor, stopping: EarlyStopping) -> dict | None:
         if stopping.improves(float(loss.detach())):
             return weights_copy(model.state_dict())
         return None
-
-    def batches(
-        self, num_nodes: int, epoch: int, positives: PositiveIndex | None = None
-    ) -> list[Tensor | None]:
-        """This rank's batches of one epoch: a seeded global order, every rank's share.
-
-        ``positives`` (on the CPU) is needed when ``batch_positives > 0``."""
-        if self.batch_size is None or (self.batch_size >= num_nodes and self.world_size == 1):
-            return [None]
-        generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-        if self.batch_positives:
-            if positives is None:
-                raise ValueError("trainer.batch_positives > 0 needs the positive index")
-            batches = positive_batches(positives, self.batch_size, self.batch_positives, generator)
-        else:
-            batches = random_batches(num_nodes, self.batch_size, generator)
-        usable = len(batches) // self.world_size * self.world_size
-        if usable == 0:
-            raise ValueError(f"{len(batches)} batches cannot be shared by {self.world_size} ranks")
-        return [b.to(self.device) for b in batches[self.rank : usable : self.world_size]]
-
-    def _step_inputs(
-        self, index: Tensor | None, host_positives: PositiveIndex, positives: PositiveIndex
-    ) -> tuple[Tensor | None, Tensor]:
-        """A step's batch and its batch-local positive pairs on the device. The pairs are cut
-        on the host, where the batch was drawn, and copied without waiting for the device
-        (pinned, non-blocking): a mini-batch step does not sync on its positives."""
-        if index is None:
-            return None, positives.all_pairs
-        pairs = host_positives.batch(index)
-        if self.device.type != "cuda":
-            return index.to(self.device), pairs.to(self.device)
-        return tuple(t.pin_memory().to(self.device, non_blocking=True) for t in (index, pairs))
 
     def fit(
         self,
@@ -279,7 +194,9 @@ class Trainer:
         """
         configure_threads(self.threads)
         if self.distributed:
-            self._setup_distributed(model)
+            self.rank, self.world_size, self.device = join_process_group(
+                model, self.backend, self.device
+            )
         model.to(self.device)
         inputs = inputs.to(self.device)
         host_positives = PositiveIndex(positive_index.cpu(), inputs.num_nodes)
@@ -317,7 +234,7 @@ class Trainer:
             for step, host_index in enumerate(step_bar(batches, epoch, self.progress)):
                 if step < state.step:
                     continue  # taken before the stop this run resumes from
-                index, pairs = self._step_inputs(host_index, host_positives, positives)
+                index, pairs = step_inputs(host_index, host_positives, positives, self.device)
                 for optimizer in optimizers:
                     optimizer.zero_grad(set_to_none=True)
                 parts, output = objective(inputs, index, pairs)

@@ -16,7 +16,8 @@ from heco_pyg.nn import HeCoMean
 from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.training.batches import PositiveIndex
 from heco_pyg.training.loss import HeCoLoss
-from heco_pyg.training.trainer import Objective, Trainer
+from heco_pyg.training.objective import Objective
+from heco_pyg.training.trainer import Trainer
 
 BATCH, WORLD = 50, 2
 # (sparse_embeddings, batch_positives): dense and sparse embedding gradients (SparseAdam),
