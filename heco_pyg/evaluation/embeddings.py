@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from heco_pyg.evaluation.clustering import clustering_scores
 from heco_pyg.evaluation.diagnostics import collapse_diagnostics
-from heco_pyg.evaluation.probe import ProtocolSettings, clustering_scores, probe_f1
+from heco_pyg.evaluation.probe import ProtocolSettings, probe_f1
 
 
 def evaluate_embeddings(

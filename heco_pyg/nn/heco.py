@@ -13,62 +13,18 @@ variant with neighbour means, shares its blocks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
+from heco_pyg.nn.containers import GraphInputs, HeCoOutput, ViewStacks
 from heco_pyg.nn.metapath import MetaPathEncoder
 from heco_pyg.nn.projection import TypeProjection
 from heco_pyg.nn.propagation import FactorisedAdjacency, SymmetricAdjacency
 from heco_pyg.nn.sampling import sample_edges, sample_neighbours, unique_ids
 from heco_pyg.nn.schema import SchemaEncoder
 from heco_pyg.nn.sparse import Adjacency, AdjacencyStore
-
-
-@dataclass
-class GraphInputs:
-    """What the encoders read, prepared once from a graph by :meth:`HeCo.prepare`."""
-
-    num_nodes: int
-    x: dict[str, Tensor]
-    schema: dict[str, Adjacency]
-    metapaths: dict[str, Adjacency]
-    aggregated: dict[str, Tensor] = field(default_factory=dict)
-
-    def to(self, device: torch.device | str) -> GraphInputs:
-        return GraphInputs(
-            self.num_nodes,
-            {k: v.to(device) for k, v in self.x.items()},
-            {k: v.to(device) for k, v in self.schema.items()},
-            {k: v.to(device) for k, v in self.metapaths.items()},
-            {k: v.to(device) for k, v in self.aggregated.items()},
-        )
-
-
-@dataclass
-class ViewStacks:
-    """Per-type (``[T, B, C]``, schema view) and per-meta-path (``[M, B, C]``, meta-path
-    view, ``semantic`` as in :class:`HeCoOutput`) embeddings, before the view-level
-    attention combines them."""
-
-    schema: Tensor
-    semantic: Tensor
-    node_attention: dict[str, Tensor] = field(default_factory=dict)
-
-
-@dataclass
-class HeCoOutput:
-    """Embeddings of the two views (``[B, C]``, before the projection head) and the
-    attention weights, detached, for logging."""
-
-    schema: Tensor
-    semantic: Tensor
-    type_attention: dict[str, Tensor]
-    semantic_attention: dict[str, Tensor]
-    node_attention: dict[str, Tensor] = field(default_factory=dict)
 
 
 class HeCo(nn.Module):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from heco_pyg.nn.heco import GraphInputs, HeCo, ViewStacks
+from heco_pyg.nn.containers import GraphInputs, ViewStacks
+from heco_pyg.nn.heco import HeCo
 from heco_pyg.nn.metapath import MeanMetaPathEncoder
 from heco_pyg.nn.schema import MeanSchemaEncoder
 from heco_pyg.nn.sparse import Adjacency, AdjacencyStore

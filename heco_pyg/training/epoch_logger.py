@@ -25,7 +25,7 @@ from heco_pyg.evaluation.diagnostics import (
     pair_alignment,
     uniformity,
 )
-from heco_pyg.nn.heco import HeCoOutput
+from heco_pyg.nn.containers import HeCoOutput
 from heco_pyg.training.trainer import EpochRecord
 
 

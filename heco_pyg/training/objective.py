@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from heco_pyg.nn.heco import GraphInputs, HeCo, HeCoOutput
+from heco_pyg.nn.containers import GraphInputs, HeCoOutput
+from heco_pyg.nn.heco import HeCo
 from heco_pyg.training.loss import HeCoLoss, LossParts
 
 

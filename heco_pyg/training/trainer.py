@@ -16,7 +16,8 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from heco_pyg.core.runtime import configure_threads, is_main_process, resolve_device
-from heco_pyg.nn.heco import GraphInputs, HeCo, HeCoOutput
+from heco_pyg.nn.containers import GraphInputs, HeCoOutput
+from heco_pyg.nn.heco import HeCo
 from heco_pyg.training import checkpoint
 from heco_pyg.training.batches import PositiveIndex, rank_batches, step_inputs
 from heco_pyg.training.distributed import join_process_group

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from heco_pyg.evaluation.diagnostics import alignment, pair_alignment, uniformity
-from heco_pyg.nn.heco import HeCoOutput
+from heco_pyg.nn.containers import HeCoOutput
 from heco_pyg.training.epoch_logger import EpochLogger, attention_entropy, view_diagnostics
 from heco_pyg.training.trainer import EpochRecord
 
