@@ -29,6 +29,7 @@ from heco_pyg.evaluation.recommendation import evaluate_recommendation
 from heco_pyg.evaluation.tables import protocol_markdown, recommendation_markdown
 from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.training.embedding import VIEWS, embed
+from heco_pyg.training.trainer import Trainer
 
 
 def protocol_task(cfg: DictConfig) -> dict:
@@ -51,7 +52,9 @@ def protocol_task(cfg: DictConfig) -> dict:
         )
     model, data, inputs = load_trained_model(run, run_cfg, data)
     phases.start("embedding")
-    _, semantic, _ = embed(model, inputs, run_cfg.trainer.get("batch_size"))
+    # The run's trainer settings (embedding on the CPU, where the model was loaded).
+    trainer: Trainer = instantiate(run_cfg.trainer, seed=run_cfg.get("seed", 0), device="cpu")
+    _, semantic, _ = embed(model, inputs, trainer.batch_size)
     settings = ProtocolSettings.from_config(
         dict(run_cfg.get("protocol") or {}) | dict(cfg.get("protocol") or {})
     )

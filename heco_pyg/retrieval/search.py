@@ -64,6 +64,15 @@ def exact_topk(
     return torch.cat(scores), torch.cat(rows)
 
 
+def search(
+    corpus: Tensor, queries: Tensor, k: int, exclude: Tensor, index=None, batch_size: int = 1024
+) -> tuple[Tensor, Tensor]:
+    """Top-k by the faiss ``index`` when given, else exact (:func:`exact_topk`)."""
+    if index is not None:
+        return index.search(queries, k, exclude)
+    return exact_topk(corpus, queries, k, exclude, batch_size)
+
+
 def _faiss():
     try:
         import faiss
