@@ -85,6 +85,37 @@ def build(cfg: DictConfig, trainer: Trainer, phases: Phases) -> tuple:
     return data, model, loss_fn, inputs
 
 
+def labels(store) -> np.ndarray | None:
+    return store.y.numpy() if "y" in store else None
+
+
+def write_outputs(run: RunDir, store, embeddings: dict, rows: list) -> tuple[list[Path], object]:
+    """The best state's embeddings (with ids, titles and DOIs when the graph has them) and
+    the history; returns the paths written and the history table."""
+    ids = getattr(store, "node_ids", None) or [str(i) for i in range(len(embeddings["fused"]))]
+    paths = run.write_embeddings(embeddings, ids, getattr(store, "titles", None),
+                                 getattr(store, "dois", None))  # fmt: skip
+    return paths, run.write_history(rows)
+
+
+def evaluate_run(data, embeddings: dict, semantic, run: RunDir, settings: ProtocolSettings,
+                 seed: int, phases: Phases) -> tuple[dict, str | None, dict]:  # fmt: skip
+    """Every view and the raw features on seeded few-label splits; the paper's protocol on
+    the raw meta-path view when the data has its fixed splits (written as ``eval``).
+    Returns the results per view, the protocol's table (or None) and its flat metrics."""
+    store = data[data.target]
+    phases.start("evaluation", f"linear probe x {settings.repeats} splits, K-means, 4 views")
+    results = evaluate_embeddings(embeddings | {"features": store.x.numpy()}, labels(store),
+                                  settings, seed)  # fmt: skip
+    if not has_splits(data):
+        return results, None, {}
+    phases.start("paper's protocol", f"{settings.repeats} probes per split")
+    result = evaluate_protocol(semantic, store.y, split_indices(data), settings, seed)
+    table = protocol_markdown(result, f"HeCo protocol: {getattr(data, 'name', '')}")
+    run.write_evaluation("eval", result, table)
+    return results, table, flat_metrics(result)
+
+
 def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dict[str, float]:
     """Runs one training job into ``run_dir``; returns the flat metrics.
 
@@ -122,10 +153,7 @@ def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dic
                 schema, semantic, _ = embed(model, inputs, trainer.batch_size)
                 embeddings = view_embeddings(schema, semantic)
                 phases.start("outputs and plots")
-                ids = getattr(store, "node_ids", None) or [str(i) for i in range(len(schema))]
-                paths = run.write_embeddings(embeddings, ids, getattr(store, "titles", None),
-                                             getattr(store, "dois", None))  # fmt: skip
-                history = run.write_history(epoch_logger.rows)
+                paths, history = write_outputs(run, store, embeddings, epoch_logger.rows)
         if trainer.stopped:
             if dist.is_initialized():
                 dist.barrier()  # the other ranks wait until rank 0 has written
@@ -141,26 +169,19 @@ def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dic
             plot_history(history, loss_plot, attention_plot, title=run.path.name)
         tracker.images({"plots/loss": run.loss_plot, "plots/attention": run.attention_plot})
 
-        # Evaluation: every view and the raw features on seeded few-label splits; the
-        # paper's protocol on the raw meta-path view when the data has its fixed splits.
         settings = ProtocolSettings.from_config(cfg.get("protocol"))
-        phases.start("evaluation", f"linear probe x {settings.repeats} splits, K-means, 4 views")
-        labels = store.y.numpy() if "y" in store else None
-        results = evaluate_embeddings(embeddings | {"features": store.x.numpy()}, labels,
-                                      settings, cfg.seed)  # fmt: skip
-        metrics = flatten(results) | {
-            "loss": trainer.best_loss,
-            "best_epoch": trainer.best_epoch,
-            "epochs": len(trainer.history),
-            "seconds_per_epoch": float(history["seconds"].mean()),
-        }
-        table = None
-        if has_splits(data):
-            phases.start("paper's protocol", f"{settings.repeats} probes per split")
-            result = evaluate_protocol(semantic, store.y, split_indices(data), settings, cfg.seed)
-            table = protocol_markdown(result, f"HeCo protocol: {getattr(data, 'name', '')}")
-            run.write_evaluation("eval", result, table)
-            metrics |= flat_metrics(result)
+        results, table, protocol = evaluate_run(data, embeddings, semantic, run, settings,
+                                                cfg.seed, phases)  # fmt: skip
+        metrics = (
+            flatten(results)
+            | {
+                "loss": trainer.best_loss,
+                "best_epoch": trainer.best_epoch,
+                "epochs": len(trainer.history),
+                "seconds_per_epoch": float(history["seconds"].mean()),
+            }
+            | protocol
+        )
         run.write_metrics(metrics)
         session.complete(trainer)
         tracker.summary(metrics)
@@ -168,7 +189,7 @@ def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dic
         phases.stop()
         report_run(RunOutcome(
             run.path, len(trainer.history), trainer.max_epochs, trainer.best_epoch,
-            phases.seconds, results, settings, labels, has_splits(data), table,
+            phases.seconds, results, settings, labels(store), has_splits(data), table,
             latest=link_latest(run.path),
         ))  # fmt: skip
     return metrics
