@@ -1,7 +1,8 @@
 """The trainer's checkpoints: the best weights (``save_best``), the resumable training state
 (``save_last``, written every ``trainer.checkpoint_every`` epochs and on a stop) and reading
 it back (``restore``). Where they go is a :class:`~heco_pyg.training.state.CheckpointStore`
-(a run folder, :class:`heco_pyg.runs.run_dir.RunDir`); ``None`` keeps nothing.
+(a run: :class:`heco_pyg.runs.session.RunSession` or a bare
+:class:`heco_pyg.runs.run_dir.RunDir`); ``None`` keeps nothing.
 
 Under DDP :func:`training_state` and :func:`save_last` are collective (every rank calls
 them: the RNG states of all ranks are gathered); rank 0 writes.

@@ -1,6 +1,6 @@
 """What a saved training state holds, and the pieces the trainer saves it with: one epoch's
 record, the loop's state (:class:`TrainingState`), every RNG's state, and the store the
-states go to (:class:`CheckpointStore`, the run's ``RunDir``)."""
+states go to (:class:`CheckpointStore`, the run's ``RunSession``)."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ PER_RANK = ("totals",)
 
 
 class CheckpointStore(Protocol):
-    """Where the trainer keeps its states (:class:`heco_pyg.runs.run_dir.RunDir`)."""
+    """Where the trainer keeps its states (:class:`heco_pyg.runs.session.RunSession`)."""
 
     def save_best(self, state: Mapping[str, Any]) -> None:
         """The best model: ``{"epoch", "loss", "model"}``."""

@@ -73,7 +73,7 @@ class Trainer:
             :func:`heco_pyg.core.runtime.auto_threads`), an int, or ``None``
             (torch's default).
         checkpoints: where the best model and the training state are saved
-            (:class:`CheckpointStore`, e.g. the run's ``RunDir``; ``None``: in memory only).
+            (:class:`CheckpointStore`, e.g. the run's ``RunSession``; ``None``: in memory only).
             The best model is written with the training state when it changed since the
             last write (not at every improvement: on a slowly improving loss that was most
             epochs' writes), so the two saved files always agree.
