@@ -40,6 +40,7 @@ from heco_pyg.evaluation import ProtocolSettings, evaluate_embeddings
 from heco_pyg.evaluation.protocol import evaluate_protocol, flat_metrics, has_splits, split_indices
 from heco_pyg.evaluation.tables import protocol_markdown
 from heco_pyg.runs.naming import link_latest
+from heco_pyg.runs.resume_guard import check_resume
 from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.runs.session import RunSession
 from heco_pyg.runs.summary import RunOutcome, report_run
@@ -135,6 +136,8 @@ def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dic
     phases = Phases()
     with session.building():
         data, model, loss_fn, inputs = build(cfg, trainer, phases)
+    if main and trainer.resume:  # before the manifest is touched: a refusal leaves it as it was
+        check_resume(session.run, model, world_size())
     store = data[data.target]
     with session.training(trainer, stop, task_overrides(), world_size()) as run, \
             instantiate(cfg.logger, dir=run.path, _recursive_=False,

@@ -165,6 +165,9 @@ def preflight(arguments: list[str], command: str) -> list[str]:
                 f"{name} looks like a secret and is not accepted on the command line (Hydra "
                 "would save it); use an environment variable or a file"
             )
+        if name in ("hydra.run.dir", "hydra.sweep.dir") and Path(value).exists() \
+                and not Path(value).is_dir():  # fmt: skip
+            raise ConfigError(f"{name}={value}: exists and is not a folder; choose a folder")
         if key.startswith(("+", "~")) or name.startswith("hydra") or "/" in name:
             kept.append(argument)
             continue

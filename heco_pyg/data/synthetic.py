@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch_geometric.data import HeteroData
 
+from heco_pyg.core.errors import DataError
 from heco_pyg.data.graph import build_graph
 
 
@@ -40,7 +41,11 @@ def _draw_members(
     bounds = np.searchsorted(group_sorted, np.arange(int(draw_group.max(initial=0)) + 2))
     first, last = bounds[draw_group], bounds[draw_group + 1]
     if (first == last).any():
-        raise ValueError("a group has no members: use fewer fields/subtopics or more nodes")
+        raise DataError(
+            "the synthetic graph is too small for its groups (a field or subtopic got no "
+            "authors or concepts): raise data.num_authors / data.num_concepts or lower "
+            "data.num_fields"
+        )
     low = np.where(first > 0, cumulative[first - 1], 0.0)
     point = low + rng.random(len(draw_group)) * (cumulative[last - 1] - low)
     return order[np.minimum(np.searchsorted(cumulative, point, side="right"), last - 1)]
