@@ -18,8 +18,8 @@ from heco_pyg.evaluate import recommendation_task
 from heco_pyg.recommend import recommend
 from heco_pyg.runs.manifest import manifest_digest
 from heco_pyg.runs.run_dir import RunDir
-from heco_pyg.runs.session import RunSession
 from heco_pyg.runs.saved_config import checked_config, project_targets
+from heco_pyg.runs.session import RunSession
 from tests.conftest import TINY_SYNTHETIC, compose_config
 
 
