@@ -227,3 +227,20 @@ def test_text_files_never_hold_a_registered_key(tmp_path, hostile):
 def test_hydra_run_dir_that_is_a_file_is_one_line(tmp_path):
     with pytest.raises(Exception, match=r"hydra.run.dir=/dev/null: exists and is not a folder"):
         preflight(["hydra.run.dir=/dev/null"], "train")
+
+
+def test_a_full_disk_during_prepare_names_the_disk(tmp_path, monkeypatch):
+    import errno
+
+    from heco_pyg.core import atomic
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    (tmp_path / "works.jsonl").write_text("\n".join(json.dumps(w) for w in WORKS[:5]))
+    monkeypatch.setattr(atomic.torch, "save", no_space)
+    with pytest.raises(
+        atomic.DiskFull, match=r"processed/.*\.pt: cannot be written, the disk is full \(/"
+    ):
+        ingest_works("works", tmp_path / "works.jsonl", data_dir=tmp_path / "data", text_dim=4)
+    assert not [p for p in (tmp_path / "data").rglob("*") if p.is_file()]  # nothing half-written
