@@ -38,6 +38,7 @@ class Hostile:
     """``/<mode>/works``: what each mode answers is in :meth:`respond`."""
 
     def __init__(self) -> None:
+        self.keys_sent: list[str | None] = []
         fake = self
 
         class Handler(JsonHandler):
@@ -50,6 +51,7 @@ class Hostile:
 
     def respond(self, handler: JsonHandler, mode: str, query: dict) -> None:
         first = query.get("cursor") == "*"
+        self.keys_sent.append(query.get("api_key"))
         if mode == "id":  # the key as a work id
             return handler.answer(200, page([{**WORKS[0], "id": KEY}], None))
         if mode == "cursor":  # the key as the next cursor, twice
@@ -155,7 +157,7 @@ def test_api_key_file_on_the_command_line_is_accepted(tmp_path, hostile):
         preflight(["data.api_token=abc"], "prepare")
     data, _ = ingest_works("api", query=QUERY, data_dir=tmp_path, api_key_file=str(key_file),
                            api_url=f"{hostile.url}/ok", text_dim=4)  # fmt: skip
-    assert data["paper"].num_nodes == 10
+    assert data["paper"].num_nodes == 10 and hostile.keys_sent == [KEY]
 
 
 # --- record files ----------------------------------------------------------------------
@@ -244,3 +246,26 @@ def test_a_full_disk_during_prepare_names_the_disk(tmp_path, monkeypatch):
     ):
         ingest_works("works", tmp_path / "works.jsonl", data_dir=tmp_path / "data", text_dim=4)
     assert not [p for p in (tmp_path / "data").rglob("*") if p.is_file()]  # nothing half-written
+
+
+@pytest.mark.slow  # a subprocess through Hydra, ~20 s on a busy machine
+def test_prepare_with_api_key_file_on_the_command_line(tmp_path, hostile):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(KEY + "\n")
+    arguments = ["data=openalex", f"data.api_url={hostile.url}/ok", f"data.api_key_file={key_file}",
+                 f"paths.data_dir={tmp_path / 'data'}", "data.text_dim=4", "data.api_backoff=0",
+                 f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
+    environment = {k: v for k, v in os.environ.items() if k != "OPENALEX_API_KEY"}
+    result = subprocess.run([sys.executable, "-m", "heco_pyg.prepare", *arguments], cwd=tmp_path,
+                            env={**environment, "PYTHONPATH": str(ROOT), "WANDB_MODE": "disabled"},
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert hostile.keys_sent == [KEY] and forms(result.stdout + result.stderr) == []
+    files = [f for f in (tmp_path / "run").rglob("*") if f.is_file()]
+    assert files and not [f for f in files if forms(f.read_bytes().decode("latin-1"))]
