@@ -14,15 +14,13 @@ resume and exits with 130 or 143.
 from __future__ import annotations
 
 import logging
-import random
 from pathlib import Path
 
-import numpy as np
-import torch
 import torch.distributed as dist
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from torch_geometric import seed_everything
 
 from heco_pyg.cli.command import command
 from heco_pyg.core.phases import Phases
@@ -51,12 +49,6 @@ from heco_pyg.training.interrupt import Interrupted, SignalStop
 from heco_pyg.training.trainer import Trainer
 
 log = logging.getLogger(__name__)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def flatten(results: dict[str, dict[str, float]]) -> dict[str, float]:
