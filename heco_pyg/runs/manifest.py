@@ -132,6 +132,6 @@ def train_command(overrides: Sequence[str], run_dir: str | os.PathLike, resume: 
             ("trainer.resume", "overwrite", "hydra.run.dir")]  # fmt: skip
     extra = ["trainer.resume=true"] if resume else ["overwrite=true"]
     launcher = ("python -m heco_pyg.train" if world_size <= 1 else
-                f"torchrun --nproc_per_node={world_size} -m heco_pyg.train")  # fmt: skip
+                f"torchrun --nproc-per-node={world_size} -m heco_pyg.train")  # fmt: skip
     words = [*keep, f"hydra.run.dir={run_dir}", *extra]
     return " ".join([launcher, *(shlex.quote(w) for w in words)])
