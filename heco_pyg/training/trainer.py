@@ -167,9 +167,10 @@ class Trainer:
     def batches(
         self, num_nodes: int, epoch: int, positives: PositiveIndex | None = None
     ) -> list[Tensor | None]:
-        """This rank's batches of one epoch (:func:`heco_pyg.training.batches.rank_batches`)."""
+        """This rank's batches of one epoch, on the host
+        (:func:`heco_pyg.training.batches.rank_batches`)."""
         return rank_batches(num_nodes, epoch, self.batch_size, self.batch_positives, self.seed,
-                            self.rank, self.world_size, self.device, positives)  # fmt: skip
+                            self.rank, self.world_size, positives)  # fmt: skip
 
     @staticmethod
     def _snapshot_if_best(model: nn.Module, loss: Tensor, stopping: EarlyStopping) -> dict | None:
