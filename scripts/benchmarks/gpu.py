@@ -57,9 +57,9 @@ def build(graph: str, args: argparse.Namespace):
 
 def measure(data, minibatch: bool, args: argparse.Namespace) -> dict:
     """Seconds per epoch and peak device memory of one training mode."""
+    from heco_pyg.core.runtime import preparation_device
     from heco_pyg.data.graph import input_tensors, model_arguments, model_inputs, positive_index
     from heco_pyg.nn import HeCo
-    from heco_pyg.training.distributed import preparation_device
     from heco_pyg.training.loss import HeCoLoss
     from heco_pyg.training.trainer import Trainer
 
