@@ -15,6 +15,9 @@ state's outputs) and its files match it (:class:`heco_pyg.runs.run_dir.RunDir`).
 
 from __future__ import annotations
 
+import heco_pyg.cli.openmp  # noqa: F401  (first: before torch loads OpenMP)
+
+# isort: split
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 

@@ -20,6 +20,9 @@ them).
 
 from __future__ import annotations
 
+import heco_pyg.cli.openmp  # noqa: F401  (first: before torch loads OpenMP)
+
+# isort: split
 import logging
 from functools import cache
 

@@ -11,6 +11,9 @@ HTML embeds its figures (one self-contained file); markdown writes them into
 
 from __future__ import annotations
 
+import heco_pyg.cli.openmp  # noqa: F401  (first: before torch loads OpenMP)
+
+# isort: split
 import argparse
 from collections.abc import Sequence
 from pathlib import Path

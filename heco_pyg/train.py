@@ -13,9 +13,13 @@ resume and exits with 130 or 143.
 
 from __future__ import annotations
 
+import heco_pyg.cli.openmp  # noqa: F401  (first: before torch loads OpenMP)
+
+# isort: split
 import logging
 from pathlib import Path
 
+import numpy as np
 import torch.distributed as dist
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate

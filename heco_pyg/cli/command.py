@@ -53,6 +53,15 @@ from heco_pyg.core.secrets import (
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
 # Exit status 2 (a UserError inside main is exit 1, :func:`command_errors`).
 CONFIG_ERRORS = (DataError, ConfigError, MissingMandatoryValue, FileNotFoundError)
+# Hydra's own flags (its argument parser; tests/cli/test_command.py compares): those whose
+# next argument is their value, --info's optional value, and shell completion, whose
+# ``install=bash``/``query=...`` are its commands, not overrides.
+HYDRA_VALUE_FLAGS = frozenset({"--cfg", "-c", "--package", "-p", "--config-path", "-cp",
+                               "--config-name", "-cn", "--config-dir", "-cd",
+                               "--experimental-rerun"})  # fmt: skip
+HYDRA_INFO_FLAGS = ("--info", "-i")
+HYDRA_INFO = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
+SHELL_COMPLETION = ("--shell-completion", "-sc")
 # The config groups each command composes (its --help lists them).
 COMMAND_GROUPS = {
     "train": ("data", "model", "loss", "trainer", "logger", "protocol", "experiment",
@@ -148,9 +157,18 @@ def experiments_text() -> str:
 
 
 def preflight(arguments: list[str], command: str) -> list[str]:
-    """The command line Hydra should see: secrets moved out, unknown keys refused."""
+    """The command line Hydra should see: secrets moved out, unknown keys refused. Hydra's
+    own flags and their values pass through; under shell completion, everything."""
+    if any(argument in SHELL_COMPLETION for argument in arguments):
+        return list(arguments)
     kept, known = [], None
-    for argument in arguments:
+    for position, argument in enumerate(arguments):
+        previous = arguments[position - 1] if position else ""
+        if previous in HYDRA_VALUE_FLAGS or (
+            previous in HYDRA_INFO_FLAGS and argument in HYDRA_INFO
+        ):
+            kept.append(argument)
+            continue
         if argument.startswith("-") or "=" not in argument:
             kept.append(argument)
             continue
@@ -236,6 +254,22 @@ def freeze_imports() -> None:
     gc.freeze()
 
 
+def answer_early(command: str, arguments: list[str]) -> bool:
+    """``--help``/``-h`` (every group and key) and a bare ``--info`` (the experiments):
+    printed, and True, before the command's own module is needed. Hydra's ``--info X``
+    (``all``, ``config``, ``defaults``, ...), ``-i X`` and ``--hydra-help`` go to Hydra."""
+    if "--help" in arguments or "-h" in arguments:
+        print(help_text(command))
+        return True
+    for position, argument in enumerate(arguments):
+        if argument in HYDRA_INFO_FLAGS and arguments[position + 1 : position + 2] not in [
+            [value] for value in HYDRA_INFO
+        ]:
+            print(experiments_text())
+            return True
+    return False
+
+
 def command(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
     """Decorates a command's ``main(cfg)``; see the module docstring."""
 
@@ -258,11 +292,7 @@ def command(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callabl
         def run() -> Any:
             freeze_imports()
             arguments = sys.argv[1:]
-            if "--help" in arguments or "-h" in arguments:
-                print(help_text(config_name))
-                return None
-            if "--info" in arguments:
-                print(experiments_text())
+            if answer_early(config_name, arguments):
                 return None
             try:
                 sys.argv[1:] = preflight(arguments, config_name)

@@ -1,5 +1,6 @@
 """The thin wandb adapter. ``logger=wandb`` runs offline unless ``logger.mode=online``;
-``logger=none`` is the same code path with wandb's ``disabled`` mode."""
+``logger=none`` (``mode=disabled``) records nothing and never imports wandb (about a
+second of start-up)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import wandb
 from torch import Tensor
 
 from heco_pyg.core.secrets import redact
@@ -41,6 +41,11 @@ class Tracker:
             raise ValueError(f"logger.mode must be offline, online or disabled, got {mode!r}")
         self.mode = mode
         self.log_artifacts = log_artifacts
+        self.run = None
+        if mode == "disabled":
+            return
+        import wandb
+
         self.run = wandb.init(
             mode=mode, project=project, name=name, group=group, tags=list(tags),
             dir=str(dir) if dir else None, reinit="finish_previous",
@@ -56,19 +61,25 @@ class Tracker:
 
     def config(self, values: Mapping[str, Any]) -> None:
         """Records the run's resolved config, secrets redacted."""
-        self.run.config.update(redact(dict(values)), allow_val_change=True)
+        if self.run is not None:
+            self.run.config.update(redact(dict(values)), allow_val_change=True)
 
     def log(self, values: Mapping[str, Any], step: int | None = None) -> None:
-        self.run.log(dict(values), step=step)
+        if self.run is not None:
+            self.run.log(dict(values), step=step)
 
     def histogram(self, values: Tensor | np.ndarray, num_bins: int = 32) -> Any | None:
         """A histogram of ``values`` to :meth:`log` (``None`` when disabled)."""
         if self.mode == "disabled":
             return None
+        import wandb
+
         values = values.flatten().numpy() if isinstance(values, Tensor) else np.ravel(values)
         return wandb.Histogram(values, num_bins=num_bins)
 
     def summary(self, values: Mapping[str, Any]) -> None:
+        if self.run is None:
+            return
         for key, value in values.items():
             self.run.summary[key] = value
 
@@ -76,18 +87,23 @@ class Tracker:
         """Logs image files (``{"plots/loss": loss.png, ...}``) as ``wandb.Image``s."""
         if self.mode == "disabled":
             return
+        import wandb
+
         self.run.log({key: wandb.Image(str(path)) for key, path in paths.items()})
 
     def artifact(self, name: str, paths: Sequence[Path]) -> None:
         if not self.log_artifacts or self.mode == "disabled":
             return
+        import wandb
+
         artifact = wandb.Artifact(name, type="embeddings")
         for path in paths:
             artifact.add_file(str(path))
         self.run.log_artifact(artifact)
 
     def finish(self) -> None:
-        self.run.finish()
+        if self.run is not None:
+            self.run.finish()
 
     def __enter__(self) -> Tracker:
         return self
