@@ -73,7 +73,7 @@ test-floors: install  ## run the core tests with the lowest allowed versions (py
 lint: install  ## ruff check and format check, mypy (pyproject [tool.mypy])
 	$(BIN)/ruff check heco_pyg hydra_plugins tests scripts
 	$(BIN)/ruff format --check heco_pyg hydra_plugins tests scripts
-	$(BIN)/mypy heco_pyg
+	$(BIN)/mypy  # heco_pyg and hydra_plugins (pyproject [tool.mypy])
 
 format: install  ## ruff format and fix
 	$(BIN)/ruff format heco_pyg hydra_plugins tests scripts

@@ -36,15 +36,18 @@ def distribution(override: Override) -> Any:
     import optuna.distributions as d
 
     value = override.value()
-    if isinstance(value, IntervalSweep):
+    if isinstance(value, IntervalSweep) and value.start is not None and value.end is not None:
         log_scale = "log" in value.tags
         if isinstance(value.start, int) and isinstance(value.end, int):
             return d.IntDistribution(value.start, value.end, log=log_scale)
         return d.FloatDistribution(value.start, value.end, log=log_scale)
+    choices: list[Any]
     if isinstance(value, RangeSweep):
-        return d.CategoricalDistribution(list(override.sweep_iterator()))
+        choices = list(override.sweep_iterator())
+        return d.CategoricalDistribution(choices)
     if isinstance(value, ChoiceSweep):
-        return d.CategoricalDistribution(list(override.sweep_iterator(transformer=str)))
+        choices = list(override.sweep_iterator(transformer=str))
+        return d.CategoricalDistribution(choices)
     raise ValueError(f"hydra.sweeper.params: {override.input_line} is not a sweep")
 
 
@@ -55,7 +58,7 @@ def search_space(overrides: list[Override]) -> tuple[dict[str, Any], list[str]]:
         if override.is_sweep_override():
             space[override.get_key_element()] = distribution(override)
         else:
-            fixed.append(override.input_line)
+            fixed.append(f"{override.get_key_element()}={override.get_value_element_as_str()}")
     return space, fixed
 
 
@@ -88,6 +91,7 @@ class OptunaSweeper(Sweeper):
         import optuna
 
         assert self.config is not None and self.launcher is not None
+        assert self.hydra_context is not None
         lines = [f"{key}={value}" for key, value in self.params.items()] + list(arguments)
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         space, fixed = search_space(parser.parse_overrides(lines))
@@ -97,7 +101,8 @@ class OptunaSweeper(Sweeper):
         sampler = self.sampler  # Hydra instantiates it with the sweeper; a config otherwise
         sampler = instantiate(sampler) if isinstance(sampler, dict | DictConfig) else sampler
         study = optuna.create_study(study_name=self.study_name, storage=self.storage,
-                                    sampler=sampler, direction=self.direction,
+                                    sampler=sampler,
+                                    direction=optuna.study.StudyDirection[self.direction.upper()],
                                     load_if_exists=True)  # fmt: skip
         returns: list[Any] = []
         while len(returns) < self.n_trials:
@@ -114,7 +119,7 @@ class OptunaSweeper(Sweeper):
                     study.tell(trial, float(value))
             returns.extend(results)
         best = study.best_trial  # raises when every trial failed
-        results = {"name": "optuna", "best_params": best.params, "best_value": best.value}
-        OmegaConf.save(OmegaConf.create(results), sweep_dir / "optimization_results.yaml")
+        summary = {"name": "optuna", "best_params": best.params, "best_value": best.value}
+        OmegaConf.save(OmegaConf.create(summary), sweep_dir / "optimization_results.yaml")
         log.info("Optuna: best %s = %s with %s", self.direction, best.value, best.params)
         return returns

@@ -47,7 +47,8 @@ class Tracker:
         import wandb
 
         self.run = wandb.init(
-            mode=mode, project=project, name=name, group=group, tags=list(tags),
+            mode=mode,  # type: ignore[arg-type]  # checked above
+            project=project, name=name, group=group, tags=list(tags),
             dir=str(dir) if dir else None, reinit="finish_previous",
             settings=wandb.Settings(quiet=quiet),
         )  # fmt: skip
@@ -55,7 +56,7 @@ class Tracker:
     @property
     def run_path(self) -> Path | None:
         """The wandb run folder (``.../wandb/offline-run-...``), or None when disabled."""
-        if self.mode == "disabled":
+        if self.run is None:
             return None
         return Path(self.run.dir).parent
 
@@ -75,7 +76,7 @@ class Tracker:
         import wandb
 
         values = values.flatten().numpy() if isinstance(values, Tensor) else np.ravel(values)
-        return wandb.Histogram(values, num_bins=num_bins)
+        return wandb.Histogram(values, num_bins=num_bins)  # type: ignore[arg-type]  # ndarray
 
     def summary(self, values: Mapping[str, Any]) -> None:
         if self.run is None:
@@ -85,14 +86,14 @@ class Tracker:
 
     def images(self, paths: Mapping[str, Path]) -> None:
         """Logs image files (``{"plots/loss": loss.png, ...}``) as ``wandb.Image``s."""
-        if self.mode == "disabled":
+        if self.run is None:
             return
         import wandb
 
         self.run.log({key: wandb.Image(str(path)) for key, path in paths.items()})
 
     def artifact(self, name: str, paths: Sequence[Path]) -> None:
-        if not self.log_artifacts or self.mode == "disabled":
+        if not self.log_artifacts or self.run is None:
             return
         import wandb
 
