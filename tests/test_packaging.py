@@ -122,7 +122,9 @@ def test_wheel_installs_with_the_constraints_and_runs_from_an_empty_folder(tmp_p
                   "-w", str(dist), str(ROOT)], tmp_path)  # fmt: skip
     assert "deprecat" not in build.lower(), build
     (wheel,) = dist.glob("heco_pyg-*.whl")
-    assert "heco_pyg/py.typed" in zipfile.ZipFile(wheel).namelist()  # PEP 561
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "heco_pyg/py.typed" in names  # PEP 561
+    assert "hydra_plugins/heco_optuna_sweeper.py" in names  # hparams_search=optuna
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], tmp_path)
     bin_dir = venv / "bin"

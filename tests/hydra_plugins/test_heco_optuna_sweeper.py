@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -55,3 +56,20 @@ def test_a_multirun_asks_optuna_and_tells_it_each_jobs_return_value(tmp_path):
     assert best["best_params"]["kind"] == "good"  # "bad" trials (NaN) are failed, not best
     x = best["best_params"]["x"]
     assert -1.0 <= x <= 1.0 and best["best_value"] == pytest.approx((x - 0.5) ** 2 + 1.0)
+
+
+@pytest.mark.slow  # two tiny training runs in a subprocess
+def test_hparams_search_optuna_trains_and_reports_the_best_trial(tmp_path):
+    from tests.conftest import ROOT, TINY_SYNTHETIC
+
+    result = subprocess.run(
+        [sys.executable, "-m", "heco_pyg.train", "hparams_search=optuna", *TINY_SYNTHETIC,
+         "logger=none", "hydra.sweeper.n_trials=2", "hydra.sweep.dir=sweep",
+         "trainer.progress=false", f"paths.data_dir={tmp_path / 'data'}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "disabled"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    best = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
+    assert set(best["best_params"]) == {"loss.tau", "loss.lam"}
+    assert 0.0 < best["best_value"] <= 1.0  # fused/micro_f1
