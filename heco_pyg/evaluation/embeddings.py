@@ -17,13 +17,15 @@ def evaluate_embeddings(
     seed: int = 0,
 ) -> dict[str, dict[str, float]]:
     """``{view: {metric: value}}``: collapse diagnostics always; the linear probe on seeded
-    few-label splits and K-means clustering when there are labels (at least two classes)."""
+    few-label splits and K-means clustering when there are labels (at least two classes).
+    The view ``features`` (the raw input) is read by scikit-learn's logistic regression
+    (:mod:`heco_pyg.evaluation.baseline`)."""
     settings = settings or ProtocolSettings()
     results = {}
     has_labels = labels is not None and len(np.unique(labels[labels >= 0])) >= 2
     for view, z in embeddings.items():
         results[view] = collapse_diagnostics(z)
         if has_labels:
-            results[view] |= probe_f1(z, labels, settings, seed)
+            results[view] |= probe_f1(z, labels, settings, seed, view == "features")
             results[view] |= clustering_scores(z, labels, settings.clustering_runs, seed)
     return results

@@ -78,7 +78,8 @@ def caption(outcome: RunOutcome) -> str:
         f"Linear probe (not the paper's protocol): {settings.per_class} labelled training and "
         f"{settings.per_class} validation papers per class, the rest for testing, mean over "
         f"{settings.repeats} seeded splits (std in metrics.json as *_std); K-means NMI/ARI over "
-        f"{settings.clustering_runs} runs. `features` = the raw input features (the baseline)."
+        f"{settings.clustering_runs} runs. `features` = the raw input features, read by "
+        "scikit-learn's logistic regression on the same splits (the baseline)."
     )
 
 
