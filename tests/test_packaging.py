@@ -7,6 +7,7 @@ import ast
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,7 @@ def test_wheel_installs_with_the_constraints_and_runs_from_an_empty_folder(tmp_p
                   "-w", str(dist), str(ROOT)], tmp_path)  # fmt: skip
     assert "deprecat" not in build.lower(), build
     (wheel,) = dist.glob("heco_pyg-*.whl")
+    assert "heco_pyg/data/sample/openalex_works.jsonl.gz" in zipfile.ZipFile(wheel).namelist()
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], tmp_path)
     bin_dir = venv / "bin"

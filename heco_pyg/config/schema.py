@@ -116,7 +116,7 @@ DATA = {
         "num_fields": _s(int, "planted fields (the labels)", 1),
     },
     "load_openalex": {
-        "source": _s(str, "where works come from", choices=("api", "works", "artifacts")),
+        "source": _s(str, "where works come from", choices=("api", "works", "artifacts", "sample")),
         "path": _s(str, "source=works|artifacts: the file or folder to read", null=True),
         "query": _s(dict, "source=api: filter, search, sort, select, max_works"),
         "mailto": _s(str, "the polite pool's e-mail (or env OPENALEX_MAILTO)", null=True),
