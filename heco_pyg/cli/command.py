@@ -39,6 +39,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
+from heco_pyg.config.extras import require_extra
 from heco_pyg.config.schema import COMMANDS, GROUPS, all_keys
 from heco_pyg.config.validate import did_you_mean, validate_config
 from heco_pyg.core.errors import ConfigError, DataError, Interrupted, UserError
@@ -156,6 +157,7 @@ def preflight(arguments: list[str], command: str) -> list[str]:
             continue
         key, value = argument.split("=", 1)
         name = key.lstrip("+~")
+        require_extra(name, value)  # index=faiss, hparams_search=optuna: the pip install line
         if is_secret_key(name.rsplit(".", 1)[-1]):
             if name.endswith("api_key"):
                 register_secret(value)
