@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from heco_pyg.config.validate import ConfigError
+from heco_pyg.core.errors import ConfigError
 
 #: ``(key, value)`` on a command line -> (the module it imports, the extra providing it).
 EXTRAS = {

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from heco_pyg.config import extras
-from heco_pyg.config.command import preflight
-from heco_pyg.config.validate import ConfigError
+from heco_pyg.cli.command import preflight
+from heco_pyg.core.errors import ConfigError
 from tests.conftest import ROOT
 
 
