@@ -53,3 +53,5 @@ def test_an_unreachable_api_names_the_sample(tmp_path):
     assert result.returncode != 0
     error = [line for line in result.stderr.splitlines() if line.startswith("error")]
     assert len(error) == 1 and "data.source=sample" in error[0], result.stderr[-2000:]
+    manifest = json.loads((tmp_path / "run" / "run.json").read_text())  # not a bare folder
+    assert manifest["status"] == "failed" and "data.source=sample" in manifest["error"]
