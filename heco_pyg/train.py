@@ -207,7 +207,9 @@ def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dic
         report_run(RunOutcome(
             run.path, len(trainer.history), trainer.max_epochs, trainer.best_epoch,
             phases.seconds, results, settings, labels(store), has_splits(data), table,
-            latest=link_latest(run.path),
+            latest=link_latest(run.path), class_names=getattr(data, "label_names", None),
+            example_id=str((getattr(store, "node_ids", None) or ["0"])[0]),
+            has_citations=hasattr(data, "citation_index"),
         ))  # fmt: skip
     return metrics
 
