@@ -12,9 +12,10 @@ from fnmatch import fnmatch
 
 import pytest
 
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 from heco_pyg.data import OPENALEX_SAMPLE
+from heco_pyg.recommend import recommend
 from heco_pyg.train import train
 from tests.conftest import ROOT, TINY_SYNTHETIC, compose_config
 
@@ -32,16 +33,34 @@ def test_the_sample_is_real_openalex_works_shipped_as_package_data():
     assert any(fnmatch(inside, pattern) for pattern in globs)  # the wheel ships it
 
 
-def test_the_sample_source_trains_offline(tmp_path):
+def test_the_sample_source_trains_offline_and_cold_starts_a_new_record(tmp_path):
+    """The default model (``model=heco``) on the sample; then a new work (a sample record
+    under an id the graph does not have, without features) is embedded by cold start
+    (features: the mean of the papers sharing its neighbours) and finds its twin."""
     tiny = [o for o in TINY_SYNTHETIC if not o.startswith("data.")]
     cfg = compose_config([*tiny, "data=openalex", "data.source=sample", "logger=none",
                           "data.api_url=http://127.0.0.1:9"])  # fmt: skip
+    assert cfg.model._target_.endswith(".HeCo")  # the default model
+    run = tmp_path / "run"
     with open_dict(cfg):
         cfg.paths.data_dir = str(tmp_path / "data")
-    metrics = train(cfg, tmp_path / "run")
+        cfg.paths.output_dir = str(run)
+    (run / ".hydra").mkdir(parents=True)
+    OmegaConf.save(cfg, run / ".hydra" / "config.yaml")
+    metrics = train(cfg, run)
     assert metrics["epochs"] == 3 and "features/micro_f1" in metrics
-    ids = (tmp_path / "run" / "embeddings" / "ids.csv").read_text()
+    ids = (run / "embeddings" / "ids.csv").read_text()
     assert "W2741809807" in ids and len(ids.splitlines()) == 1 + 201
+
+    lines = gzip.decompress(OPENALEX_SAMPLE.read_bytes()).decode().split("\n")
+    twin = json.loads(lines[5])
+    record = twin | {"id": "https://openalex.org/W9999999999", "doi": None}
+    (tmp_path / "new.json").write_text(json.dumps(record))
+    query = compose_config([f"run_dir={run}", f"record={tmp_path / 'new.json'}", "k=3"],
+                           name="recommend")  # fmt: skip
+    (result,) = recommend(query)
+    assert result["view"] == "schema (cold start)" and result["row"] is None
+    assert result["results"][0]["paper_id"] == twin["id"]
 
 
 def test_an_unreachable_api_names_the_sample(tmp_path):
