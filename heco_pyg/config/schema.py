@@ -222,6 +222,7 @@ TRAINER = {
         words=("auto",),
     ),  # fmt: skip
     "progress": _s(bool, "show a progress bar"),
+    "progress_every": _s(float, "no terminal: a progress log line every N seconds (0: none)", 0),
     "checkpoint_every": _s(
         int, "save the training state every N epochs (0: only on a stop and at the end)", 0
     ),
