@@ -24,7 +24,12 @@ from heco_pyg.core.errors import DataError
 from heco_pyg.core.phases import Phases
 from heco_pyg.core.runtime import configure_threads
 from heco_pyg.evaluation import ProtocolSettings
-from heco_pyg.evaluation.protocol import evaluate_protocol, has_splits, split_indices
+from heco_pyg.evaluation.protocol import (
+    evaluate_protocol,
+    flat_metrics,
+    has_splits,
+    split_indices,
+)
 from heco_pyg.evaluation.recommendation import evaluate_recommendation
 from heco_pyg.evaluation.tables import protocol_markdown, recommendation_markdown
 from heco_pyg.runs.naming import find_run
@@ -64,7 +69,7 @@ def protocol_task(cfg: DictConfig) -> dict:
                                int(cfg.get("seed", 0)))  # fmt: skip
     phases.stop()
     table = protocol_markdown(result, f"HeCo protocol: {getattr(data, 'name', run.path.name)}")
-    run.write_evaluation("eval", result, table)
+    run.write_evaluation("eval", result, table, metrics=flat_metrics(result))
     print(table)
     return result
 

@@ -319,6 +319,12 @@ def test_train_then_evaluate_run(tmp_path):
     assert result["classification"]["20"]["micro_f1"]["mean"] == pytest.approx(
         metrics["protocol/micro_f1_20"]
     )
+    # evaluate +protocol.repeats=2: eval.{json,md} and metrics.json stay in agreement
+    again = protocol_task(OmegaConf.create({"run_dir": str(run_dir), "seed": cfg.seed,
+                                            "protocol": {"repeats": 2}}))  # fmt: skip
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert again["settings"]["repeats"] == 2
+    assert saved["protocol/micro_f1_20"] == again["classification"]["20"]["micro_f1"]["mean"]
 
 
 # --- nothing unpickled that is not a pinned release file ---------------------------------
