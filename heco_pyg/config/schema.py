@@ -320,6 +320,7 @@ COMMANDS = {
         "batch_size": _s(int, "queries per batch", 1),
         "threads": _s(int, "torch threads", 1, null=True),
         "seed": _s(int, "cold-start neighbour sampling seed", 0, MAX_SEED),
+        "force_cold_start": _s(bool, "record= of a paper in the graph: encode it from the record"),
     },
 }
 
