@@ -124,7 +124,8 @@ def plot_history(
 ) -> None:
     """``loss.png``: one panel per loss term (total, L_mp, L_sc; each on its own y axis),
     the best epoch and the last epoch marked; ``attention.png``: every attention weight,
-    a smoothed line over the raw one. ``title`` (the run's name) heads both."""
+    a smoothed line over the raw one, its window in the title. ``title`` (short: the data's
+    name) heads both."""
     epochs, losses = history["epoch"], [c for c in LOSSES if c in history]
     best = int(history.loc[history["loss"].idxmin(), "epoch"])
     last = int(epochs.iloc[-1])
@@ -151,16 +152,17 @@ def plot_history(
     titles = {"type": "type-level attention (schema view)",
               "semantic": "semantic attention (meta-path view)"}  # fmt: skip
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    window = max(3, len(history) // 20)  # smooth()'s default
     for axis, group in zip(axes[0], groups, strict=False):
         members = [c for c in columns if c.split("/")[1] == group]
         for colour, column in zip(colours, members, strict=False):
             axis.plot(epochs, history[column], color=colour, alpha=0.3, linewidth=0.8)
-            axis.plot(epochs, smooth(history[column]), color=colour,
-                      label=f"{column.split('/')[-1]} (smoothed)")  # fmt: skip
+            axis.plot(epochs, smooth(history[column], window), color=colour,
+                      label=column.split("/")[-1])  # fmt: skip
         axis.set(xlabel="epoch", ylabel="weight", ylim=(0, 1), title=titles.get(group, group))
         axis.legend(fontsize=8)
-    if title:
-        figure.suptitle(title)
+    figure.suptitle((f"{title}: " if title else "") + f"faint: each epoch; solid: centred "
+                    f"rolling mean over {window} epochs")  # fmt: skip
     figure.tight_layout()
     figure.savefig(attention_path, dpi=120)
     plt.close(figure)
