@@ -174,8 +174,9 @@ DATA = {
             null=True,
         ),
         "download_timeout": _s(float, "seconds per downloaded file", 0, 3600, low_open=True),
-        "cache_dir": _s(str, "converted object neighbour files (${paths.data_dir}/processed)",
-                        null=True),  # fmt: skip
+        "cache_dir": _s(
+            str, "converted object neighbour files (${paths.data_dir}/processed)", null=True
+        ),
         "target": _s(str, "the embedded node type"),
         "labels": _s(str, "the label file"),
         "neighbours": _s(dict, "{type: {file, sample_size}}: the schema view"),

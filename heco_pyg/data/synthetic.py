@@ -16,7 +16,6 @@ Write the graph in the notebook's artifacts format::
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 from torch_geometric.data import HeteroData

@@ -86,8 +86,12 @@ def caption(outcome: RunOutcome) -> str:
         f"{settings.repeats} seeded splits (std in metrics.json as *_std); K-means NMI/ARI over "
         f"{settings.clustering_runs} runs. `features` = the raw input features, read by "
         "scikit-learn's logistic regression on the same splits (the baseline)."
-        + ("" if outcome.has_splits else " The data has no fixed split masks, so the paper's "
-           "protocol (evaluate task=protocol) does not apply to it.")  # fmt: skip
+        + (
+            ""
+            if outcome.has_splits
+            else " The data has no fixed split masks, so the paper's "
+            "protocol (evaluate task=protocol) does not apply to it."
+        )
     )
 
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from heco_pyg.config import extras
 from heco_pyg.cli.command import preflight
+from heco_pyg.config import extras
 from heco_pyg.core.errors import ConfigError
 from tests.conftest import ROOT
 
@@ -19,7 +19,9 @@ from tests.conftest import ROOT
 ])  # fmt: skip
 def test_a_missing_extra_names_its_pip_install(monkeypatch, command, argument, extra):
     monkeypatch.setattr(extras, "installed", lambda module: False)
-    with pytest.raises(ConfigError, match=rf"^{argument} needs .*: pip install 'heco_pyg\[{extra}\]'$"):
+    with pytest.raises(
+        ConfigError, match=rf"^{argument} needs .*: pip install 'heco_pyg\[{extra}\]'$"
+    ):
         preflight([argument], command)
     monkeypatch.setattr(extras, "installed", lambda module: True)
     assert preflight([argument], command) == [argument]
@@ -36,4 +38,5 @@ def test_the_command_line_answers_in_one_line():
                             cwd=ROOT, capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "error: hparams_search=optuna needs the optional extra: pip install 'heco_pyg[optuna]'")
+        "error: hparams_search=optuna needs the optional extra: pip install 'heco_pyg[optuna]'"
+    )

@@ -75,13 +75,18 @@ def test_attention_plot_states_its_smoothing_window(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
     titles = []
-    monkeypatch.setattr(plt.Figure, "savefig",
-                        lambda figure, path, **kwargs: titles.append(figure._suptitle.get_text()))
+    monkeypatch.setattr(
+        plt.Figure,
+        "savefig",
+        lambda figure, path, **kwargs: titles.append(figure._suptitle.get_text()),
+    )
     history = pd.DataFrame({"epoch": np.arange(1, 101), "loss": np.linspace(9, 8, 100),
                             "attention/semantic/PAP": np.linspace(0.4, 0.6, 100)})  # fmt: skip
     plot_history(history, tmp_path / "loss.png", tmp_path / "attention.png", title="synthetic")
-    assert titles == ["HeCo training loss: synthetic",
-                      "synthetic: faint: each epoch; solid: centred rolling mean over 5 epochs"]
+    assert titles == [
+        "HeCo training loss: synthetic",
+        "synthetic: faint: each epoch; solid: centred rolling mean over 5 epochs",
+    ]
 
 
 def test_heatmap_caption_says_what_the_cells_show():

@@ -77,8 +77,10 @@ def test_ranking_calls_runs_within_noise_ties():
     table = ranking(summary, "f1")
     assert list(table["rank"]) == ["best", "tie", "3"] and list(table["run"]) == ["1", "0", "2"]
     assert list(table.columns) == ["rank", "run", "f1", "std", "epochs", "overrides"]
-    assert best_line(table) == ("best run by f1: 1 (loss.tau=0.5): 0.8896 ± 0.0090; tied within "
-                                "noise (gap <= std): 0 (loss.tau=0.3): 0.8895 ± 0.0090")
+    assert best_line(table) == (
+        "best run by f1: 1 (loss.tau=0.5): 0.8896 ± 0.0090; tied within "
+        "noise (gap <= std): 0 (loss.tau=0.3): 0.8895 ± 0.0090"
+    )
     assert "tied" not in best_line(ranking(summary.assign(f1_std=0.00001), "f1"))
 
 

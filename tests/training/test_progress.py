@@ -31,8 +31,10 @@ def test_without_a_terminal_progress_is_a_log_line_every_few_seconds(caplog, mon
             bar.set_postfix(loss=f"{loss:.4f}", best=f"{loss:.4f}")
         bar.close()
     lines = [r.getMessage() for r in caplog.records if "elapsed" in r.getMessage()]
-    assert lines == ["training: epoch 2/300 loss 4.0000 best 4.0000, elapsed 31 s",
-                     "training: epoch 4/300 loss 3.4000 best 3.4000, elapsed 1 min 02 s"]
+    assert lines == [
+        "training: epoch 2/300 loss 4.0000 best 4.0000, elapsed 31 s",
+        "training: epoch 4/300 loss 3.4000 best 3.4000, elapsed 1 min 02 s",
+    ]
 
 
 def test_no_progress_lines_when_switched_off(caplog):

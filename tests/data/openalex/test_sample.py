@@ -11,7 +11,6 @@ import sys
 from fnmatch import fnmatch
 
 import pytest
-
 from omegaconf import OmegaConf, open_dict
 
 from heco_pyg.data import OPENALEX_SAMPLE
