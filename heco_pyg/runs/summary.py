@@ -137,7 +137,7 @@ def warnings(outcome: RunOutcome) -> list[str]:
             found.append(
                 f"{len(small)} of {len(classes)} classes have fewer than {needed} labelled "
                 f"papers (protocol.per_class={outcome.settings.per_class} for training and as "
-                f"many for validation, at least one to test): {', '.join(small[:8])}"
+                f"many for validation, at least one to test): {'; '.join(small[:8])}"
                 + (" ..." if len(small) > 8 else "")
                 + "; their test sets are empty or tiny, lower protocol.per_class"
             )

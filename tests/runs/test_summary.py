@@ -43,9 +43,9 @@ def test_warnings_change_the_reading():
     assert len(found) == 2
     assert "below the raw features" in found[0] and "0.336 < features 0.377" in found[0]
     assert "2 of 3 classes have fewer than 41 labelled papers" in found[1]
-    assert "1 (30), 2 (5)" in found[1]
+    assert "1 (30); 2 (5)" in found[1]
     named = warnings(outcome(labels=labels, class_names=["Biology", "Economics", "Law"]))
-    assert named == [found[1].replace("1 (30), 2 (5)", "Economics (30), Law (5)")]
+    assert named == [found[1].replace("1 (30); 2 (5)", "Economics (30); Law (5)")]
     assert warnings(outcome(labels=None, results={"fused": {"mean_cosine": 0.1}})) == []
 
 
