@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from heco_pyg.evaluation.baseline import logistic_regression_probes
 from heco_pyg.evaluation.clustering import clustering_scores
 from heco_pyg.evaluation.diagnostics import collapse_diagnostics
 from heco_pyg.evaluation.probe import ProtocolSettings, probe_f1
+
+#: Views read by another classifier than the paper's probe: the raw input features.
+BASELINES = {"features": logistic_regression_probes}
 
 
 def evaluate_embeddings(
@@ -26,6 +30,6 @@ def evaluate_embeddings(
     for view, z in embeddings.items():
         results[view] = collapse_diagnostics(z)
         if has_labels:
-            results[view] |= probe_f1(z, labels, settings, seed, view == "features")
+            results[view] |= probe_f1(z, labels, settings, seed, BASELINES.get(view))
             results[view] |= clustering_scores(z, labels, settings.clustering_runs, seed)
     return results

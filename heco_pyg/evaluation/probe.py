@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -307,22 +307,20 @@ def probe_f1(
     labels: np.ndarray,
     settings: ProtocolSettings | None = None,
     seed: int = 0,
-    logistic_regression: bool = False,
+    probes: Callable[[np.ndarray, np.ndarray, list], dict[str, np.ndarray]] | None = None,
 ) -> dict[str, float]:
     """Micro/Macro-F1 and AUC of the linear probe, mean and std over ``settings.repeats``
     seeded few-label splits (:func:`few_label_splits`), one probe each (trained together,
     :func:`split_probes`). Features are standardised with each split's training nodes'
-    mean and std. ``logistic_regression``: scikit-learn's instead, on the same splits
-    (the raw-feature baseline, :mod:`heco_pyg.evaluation.baseline`)."""
+    mean and std. ``probes(z, labels, splits)``: another classifier on the same splits
+    (the raw-feature baseline: :func:`heco_pyg.evaluation.baseline.logistic_regression_probes`)."""
     settings = settings or ProtocolSettings()
     splits = few_label_splits(np.asarray(labels), settings.per_class, settings.repeats, seed)
     if not splits:
         log.warning("probe skipped: fewer than two classes have three labelled papers")
         return {}
-    if logistic_regression:
-        from heco_pyg.evaluation.baseline import logistic_regression_probes
-
-        scores = logistic_regression_probes(np.asarray(z), np.asarray(labels), splits)
+    if probes is not None:
+        scores = probes(np.asarray(z), np.asarray(labels), splits)
     else:
         z = torch.as_tensor(np.asarray(z), dtype=torch.float32)
         y = torch.as_tensor(np.asarray(labels)).long()
