@@ -38,6 +38,7 @@ from heco_pyg.retrieval.coldstart import ColdStartEncoder, read_records
 from heco_pyg.retrieval.queries import as_list, cold_start_queries, id_queries, read_queries
 from heco_pyg.retrieval.results import format_results, ranked_results
 from heco_pyg.retrieval.search import load_or_build_index, search
+from heco_pyg.runs.naming import find_run
 from heco_pyg.runs.run_dir import RunDir
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 
 def recommend(cfg: DictConfig) -> list[dict]:
     """Resolves the queries, searches, returns one result dict per query."""
-    run = RunDir(cfg.run_dir)
+    run = RunDir(find_run(cfg.run_dir))
     if cfg.index not in ("exact", "faiss"):
         raise ValueError(f"index must be exact or faiss, got {cfg.index!r}")
     configure_threads(cfg.get("threads"))

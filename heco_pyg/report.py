@@ -20,6 +20,7 @@ from pathlib import Path
 
 from heco_pyg.cli.command import command_errors
 from heco_pyg.runs.document import write_report
+from heco_pyg.runs.naming import find_run
 
 
 def main(argv: Sequence[str] | None = None) -> Path:
@@ -32,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     try:
         with command_errors():  # an unfinished or changed run: one line, exit 1
-            path = write_report(args.directory, args.format, args.output)
+            path = write_report(find_run(args.directory), args.format, args.output)
     except FileNotFoundError as error:
         parser.error(str(error))
     print(path)

@@ -125,6 +125,7 @@ def test_wheel_installs_with_the_constraints_and_runs_from_an_empty_folder(tmp_p
     names = zipfile.ZipFile(wheel).namelist()
     assert "heco_pyg/py.typed" in names  # PEP 561
     assert "hydra_plugins/heco_optuna_sweeper.py" in names  # hparams_search=optuna
+    assert "heco_pyg/data/sample/openalex_works.jsonl.gz" in names  # data.source=sample
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], tmp_path)
     bin_dir = venv / "bin"

@@ -29,6 +29,7 @@ import gc
 import os
 import signal
 import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +40,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
+from heco_pyg.config.extras import require_extra
 from heco_pyg.config.schema import COMMANDS, GROUPS, all_keys
 from heco_pyg.config.validate import did_you_mean, validate_config
 from heco_pyg.core.errors import ConfigError, DataError, Interrupted, UserError
@@ -147,12 +149,21 @@ def help_text(command: str) -> str:
 
 
 def experiments_text() -> str:
-    """``--info``: each experiment with the first line of its description."""
+    """``--info``: each experiment with its description, whole: the leading comment lines
+    up to its example command, wrapped under the name."""
+    files = sorted((CONFIG_DIR / "experiment").glob("*.yaml"))
+    width = max(len(f.stem) for f in files) + 2
     lines = ["Experiments (python -m heco_pyg.train experiment=NAME):"]
-    for file in sorted((CONFIG_DIR / "experiment").glob("*.yaml")):
-        comments = [line.lstrip("# ").strip() for line in file.read_text().splitlines()
-                    if line.startswith("#") and "@package" not in line]  # fmt: skip
-        lines.append(f"  {file.stem:<16} {comments[0] if comments else ''}")
+    for file in files:
+        words = []
+        for line in file.read_text().splitlines():
+            if not line.startswith("#") or "python -m" in line:
+                break
+            if "@package" not in line:
+                words.append(line.lstrip("# ").strip())
+        text = " ".join(words).rstrip(":")
+        lines.append(textwrap.fill(text, 100, initial_indent=f"  {file.stem:<{width}}",
+                                   subsequent_indent=" " * (width + 2)))  # fmt: skip
     return "\n".join(lines)
 
 
@@ -174,6 +185,7 @@ def preflight(arguments: list[str], command: str) -> list[str]:
             continue
         key, value = argument.split("=", 1)
         name = key.lstrip("+~")
+        require_extra(name, value)  # index=faiss, hparams_search=optuna: the pip install line
         if is_secret_key(name.rsplit(".", 1)[-1]):
             if name.endswith("api_key"):
                 register_secret(value)

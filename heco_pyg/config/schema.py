@@ -116,7 +116,7 @@ DATA = {
         "num_fields": _s(int, "planted fields (the labels)", 1),
     },
     "load_openalex": {
-        "source": _s(str, "where works come from", choices=("api", "works", "artifacts")),
+        "source": _s(str, "where works come from", choices=("api", "works", "artifacts", "sample")),
         "path": _s(str, "source=works|artifacts: the file or folder to read", null=True),
         "query": _s(dict, "source=api: filter, search, sort, select, max_works"),
         "mailto": _s(str, "the polite pool's e-mail (or env OPENALEX_MAILTO)", null=True),
@@ -174,6 +174,9 @@ DATA = {
             null=True,
         ),
         "download_timeout": _s(float, "seconds per downloaded file", 0, 3600, low_open=True),
+        "cache_dir": _s(
+            str, "converted object neighbour files (${paths.data_dir}/processed)", null=True
+        ),
         "target": _s(str, "the embedded node type"),
         "labels": _s(str, "the label file"),
         "neighbours": _s(dict, "{type: {file, sample_size}}: the schema view"),
@@ -222,6 +225,7 @@ TRAINER = {
         words=("auto",),
     ),  # fmt: skip
     "progress": _s(bool, "show a progress bar"),
+    "progress_every": _s(float, "no terminal: a progress log line every N seconds (0: none)", 0),
     "checkpoint_every": _s(
         int, "save the training state every N epochs (0: only on a stop and at the end)", 0
     ),
@@ -319,6 +323,7 @@ COMMANDS = {
         "batch_size": _s(int, "queries per batch", 1),
         "threads": _s(int, "torch threads", 1, null=True),
         "seed": _s(int, "cold-start neighbour sampling seed", 0, MAX_SEED),
+        "force_cold_start": _s(bool, "record= of a paper in the graph: encode it from the record"),
     },
 }
 

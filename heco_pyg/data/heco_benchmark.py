@@ -24,7 +24,9 @@ No file can run code: every array is read with ``allow_pickle=False``, except an
 ``nei_<x>.npy`` (the release stores ragged neighbour lists as pickled object arrays),
 which is read once into memory and rebuilt by an unpickler that admits only numpy's
 array reconstruction (:func:`heco_pyg.data.heco_release.read_object_array`); it is then
-converted once to a plain ``.npz`` beside it (``.nei_<x>.npy.<hash>.npz``).
+converted once to a plain ``.npz`` in ``data.cache_dir``
+(``${paths.data_dir}/processed/nei_<x>.npy.<hash>.npz``: never beside the input, whose
+folder may be read-only or shared).
 """
 
 from __future__ import annotations
@@ -85,13 +87,15 @@ def _read_matrix(path: Path) -> sp.spmatrix | np.ndarray:
             raise DataError(f"{path}: neither a scipy sparse .npz nor a numpy array") from error
 
 
-def _object_rows(path: Path, raw: bytes) -> tuple[np.ndarray, np.ndarray]:
+def _object_rows(path: Path, raw: bytes, cache_dir: Path | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """``(counts, flat)`` of a pickled object ``nei_<x>.npy`` whose bytes are ``raw``, read
     by the restricted unpickler (:func:`~heco_pyg.data.heco_release.read_object_array`);
-    converted once to a plain ``.npz`` beside it, named by the SHA-256 of ``raw``."""
+    converted once to a plain ``.npz`` in ``cache_dir``, named by the SHA-256 of ``raw``
+    (never beside the input; ``None``: converted every time)."""
     digest = hashlib.sha256(raw).hexdigest()
-    plain = path.with_name(f".{path.name}.{digest[:16]}.npz")
-    if plain.is_file():
+    plain = cache_dir / f"{path.name}.{digest[:16]}.npz" if cache_dir is not None else None
+    if plain is not None and plain.is_file():
         try:
             with np.load(plain, allow_pickle=False) as stored:
                 return stored["counts"], stored["flat"]
@@ -107,8 +111,11 @@ def _object_rows(path: Path, raw: bytes) -> tuple[np.ndarray, np.ndarray]:
         ) from None
     counts = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
     flat = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
+    if plain is None:
+        return counts, flat
     try:
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        plain.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=plain.parent, prefix=f".{plain.name}.")
         with os.fdopen(descriptor, "wb") as handle:
             np.savez(handle, counts=counts, flat=flat)
         os.replace(temporary, plain)
@@ -117,7 +124,7 @@ def _object_rows(path: Path, raw: bytes) -> tuple[np.ndarray, np.ndarray]:
     return counts, flat
 
 
-def _neighbour_edges(path: Path, num_target: int) -> np.ndarray:
+def _neighbour_edges(path: Path, num_target: int, cache_dir: Path | None = None) -> np.ndarray:
     """``[E, 2]`` (target id, neighbour id) pairs from a ``nei_<x>.npy`` file (read once:
     the bytes parsed are the bytes hashed)."""
     try:
@@ -126,7 +133,7 @@ def _neighbour_edges(path: Path, num_target: int) -> np.ndarray:
     except ValueError as error:
         if "allow_pickle" not in str(error):
             raise DataError(f"{path}: not a numpy array ({error})") from None
-        counts, flat = _object_rows(path, raw)
+        counts, flat = _object_rows(path, raw, cache_dir)
     except (OSError, EOFError) as error:
         raise DataError(f"{path}: not a numpy array ({error})") from None
     else:  # a plain [N, k] array
@@ -233,6 +240,7 @@ def load_heco_benchmark_graph(
     name: str = "heco",
     opener: Callable[[str], object] | None = None,
     download_timeout: float = DOWNLOAD_TIMEOUT,
+    cache_dir: str | Path | None = None,
 ) -> HeteroData:
     """Reads one official HeCo dataset folder into the project's graph.
 
@@ -255,6 +263,8 @@ def load_heco_benchmark_graph(
         name: dataset name, kept on the graph.
         opener: ``urllib.request.urlopen`` or a stand-in (tests).
         download_timeout: seconds per downloaded file.
+        cache_dir: where object ``nei_*.npy`` files are kept converted to plain ``.npz``
+            (``${paths.data_dir}/processed``, like every source's cache; ``None``: none).
     """
     if opener is None:
         opener = functools.partial(urllib.request.urlopen, timeout=download_timeout)
@@ -275,7 +285,8 @@ def load_heco_benchmark_graph(
 
     label_array = _integers(root / labels)
     num_target = len(label_array)
-    schema_edges = {t: _neighbour_edges(root / spec["file"], num_target)
+    cache = Path(cache_dir) if cache_dir is not None else None
+    schema_edges = {t: _neighbour_edges(root / spec["file"], num_target, cache)
                     for t, spec in neighbours.items()}  # fmt: skip
     num_nodes = {target: num_target}
     feature_arrays: dict[str, np.ndarray | None] = {}

@@ -265,13 +265,19 @@ class RunDir(RunFiles):
         self._remember(self.metrics_path, write_bytes(self.metrics_path, text.encode()))
         return self.metrics_path
 
-    def write_evaluation(self, name: str, result: Mapping, table: str) -> tuple[Path, Path]:
+    def write_evaluation(self, name: str, result: Mapping, table: str,
+                         metrics: Mapping | None = None) -> tuple[Path, ...]:  # fmt: skip
         """``<name>.json`` (strict JSON) and ``<name>.md`` (``eval``: the paper's protocol;
-        ``recommend_eval``: held-out citations); a sealed run's manifest records them."""
+        ``recommend_eval``: held-out citations); a sealed run's manifest records them.
+        ``metrics``: keys that replace theirs in ``metrics.json`` (the same evaluation run
+        again, e.g. with more repeats), so that the files never disagree."""
         if name not in EVALUATIONS:
             raise ValueError(f"unknown evaluation output {name!r}")
         paths = (self.path / f"{name}.json", self.path / f"{name}.md")
         texts = (dumps_strict(dict(result), indent=2), table)
+        if metrics and (previous := self.metrics()) is not None:
+            paths += (self.metrics_path,)
+            texts += (dumps_strict(previous | dict(metrics), indent=2, sort_keys=True),)
         for path, text in zip(paths, texts, strict=True):
             self._remember(path, write_bytes(path, text.encode()))
         manifest = self.manifest_or_none()

@@ -84,14 +84,20 @@ class RunSession:
 
     # The recipe's view: enter once, seal on the way out.
     @contextmanager
-    def building(self) -> Iterator[None]:
-        """Around the graph build: a signal stops it with the folder as it was."""
+    def building(self, overrides: Sequence[str] = ()) -> Iterator[None]:
+        """Around the graph build: a signal stops it with the folder as it was; an error
+        leaves a new folder marked ``failed`` (with the error line), never bare."""
         try:
             yield
         except Interrupted as interrupted:
             name = signal_name(interrupted.signum)
             raise Interrupted(interrupted.signum, f"{name}: stopped while building the graph; "
                               f"{self.run.path} is as it was") from None  # fmt: skip
+        except Exception as error:
+            if self.writer and not self.run.holds_run():
+                self.start(overrides)
+                self.finish("failed", error=f"{type(error).__name__}: {error}")
+            raise
 
     @contextmanager
     def training(self, trainer: Trainer, stop: SignalStop, overrides: Sequence[str] = (),

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
+from heco_pyg.core.errors import UserError
 from heco_pyg.core.secrets import redact
 
 
@@ -46,12 +47,20 @@ class Tracker:
             return
         import wandb
 
-        self.run = wandb.init(
-            mode=mode,  # type: ignore[arg-type]  # checked above
-            project=project, name=name, group=group, tags=list(tags),
-            dir=str(dir) if dir else None, reinit="finish_previous",
-            settings=wandb.Settings(quiet=quiet),
-        )  # fmt: skip
+        try:
+            self.run = wandb.init(
+                mode=mode,  # type: ignore[arg-type]  # checked above
+                project=project, name=name, group=group, tags=list(tags),
+                dir=str(dir) if dir else None, reinit="finish_previous",
+                settings=wandb.Settings(quiet=quiet),
+            )  # fmt: skip
+        except Exception as error:  # wandb's own errors are several lines, with no hint
+            reason = redact(" ".join(str(error).split()))[:300].rstrip(".")
+            raise UserError(
+                f"wandb could not start (logger.mode={mode}): {reason or type(error).__name__}."
+                " Log in (`wandb login` or WANDB_API_KEY), or train with logger.mode=offline "
+                "(the default) or logger=none"
+            ) from None
 
     @property
     def run_path(self) -> Path | None:

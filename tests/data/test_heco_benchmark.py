@@ -319,6 +319,12 @@ def test_train_then_evaluate_run(tmp_path):
     assert result["classification"]["20"]["micro_f1"]["mean"] == pytest.approx(
         metrics["protocol/micro_f1_20"]
     )
+    # evaluate +protocol.repeats=2: eval.{json,md} and metrics.json stay in agreement
+    again = protocol_task(OmegaConf.create({"run_dir": str(run_dir), "seed": cfg.seed,
+                                            "protocol": {"repeats": 2}}))  # fmt: skip
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert again["settings"]["repeats"] == 2
+    assert saved["protocol/micro_f1_20"] == again["classification"]["20"]["micro_f1"]["mean"]
 
 
 # --- nothing unpickled that is not a pinned release file ---------------------------------
@@ -396,9 +402,11 @@ def test_an_unpinned_object_array_in_the_release_format_loads_without_a_remedy(t
 def test_a_trusted_object_array_is_converted_once_to_a_plain_file(tmp_path):
     root = tmp_path / "heco" / "freebase"
     write_fake_freebase(root)
+    before = sorted(p.name for p in root.iterdir())
     first = instantiate(fake_config(tmp_path).data, _convert_="all")
-    converted = sorted(p.name for p in root.glob(".nei_*.npz"))
+    converted = sorted(p.name for p in (tmp_path / "processed").glob("nei_*.npz"))
     assert len(converted) == len(FAKE_TYPES)
+    assert sorted(p.name for p in root.iterdir()) == before  # nothing beside the inputs
     second = instantiate(fake_config(tmp_path).data, _convert_="all")
     edge_type = ("movie", "to", "actor")
     assert torch.equal(first[edge_type].edge_index, second[edge_type].edge_index)

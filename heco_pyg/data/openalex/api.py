@@ -54,8 +54,8 @@ MAX_WAIT = 120.0
 MAX_PAGE_BYTES = 256 * 2**20  # a page of 200 works is a few MiB
 CHUNK_BYTES = 2**16
 OFFLINE_HINT = (
-    "Offline? Use data.source=works data.path=DIR (saved API pages or snapshot parts, e.g. "
-    "../shared/data/openalex), or `make train` for the offline synthetic graph."
+    "Offline? data.source=sample trains on the 201 real works shipped in the package, or "
+    "data.source=works data.path=DIR reads saved API pages or snapshot parts."
 )
 
 
