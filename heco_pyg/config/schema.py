@@ -143,6 +143,10 @@ DATA = {
             1,
             words=("auto",),
         ),  # fmt: skip
+        "reader": _s(
+            str, "JSON Lines parts: columnar (DuckDB) or validating; auto = columnar if installed",
+            choices=("auto", "columnar", "validating"),
+        ),
         "text_fit_size": _s(
             int, "tfidf: fitted on the first this many papers' texts, the rest streamed", 2
         ),

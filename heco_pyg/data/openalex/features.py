@@ -72,14 +72,13 @@ class _Lsa:
 
     def __init__(self, documents: Sequence[list[str]], dim: int, seed: int) -> None:
         from sklearn.decomposition import TruncatedSVD
-        from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+        from sklearn.feature_extraction.text import TfidfTransformer
         from threadpoolctl import threadpool_limits
 
-        self.hashing = HashingVectorizer(
-            analyzer=lambda words: words, n_features=HASHED_COLUMNS, alternate_sign=False,
-            norm=None, dtype=np.float32,
-        )  # fmt: skip
-        counts = self.hashing.transform(documents).tocsc()
+        from heco_pyg.data.openalex.hashed_text import hashed_counts
+
+        self.hashed_counts = hashed_counts  # word lists or HashedWords (the columnar reader)
+        counts = self.hashed_counts(documents).tocsc()
         self.columns = np.flatnonzero(np.diff(counts.indptr))  # hashed columns in use
         self.tfidf = TfidfTransformer(sublinear_tf=True)
         self.svd = None
@@ -98,7 +97,7 @@ class _Lsa:
         if self.svd is None or not len(documents):
             width = self.svd.n_components if self.svd is not None else 1
             return np.zeros((len(documents), width), dtype=np.float32)
-        counts = self.hashing.transform(documents)[:, self.columns]
+        counts = self.hashed_counts(documents)[:, self.columns]
         return _normalise(self.svd.transform(self.tfidf.transform(counts)))
 
 
