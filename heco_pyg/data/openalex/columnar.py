@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from heco_pyg.data.graph import DataError
+from heco_pyg.core.errors import DataError
 from heco_pyg.data.openalex.graph import WorkReducer
 from heco_pyg.data.openalex.hashed_text import HashedWords, part_documents
 from heco_pyg.data.openalex.records import (

@@ -26,6 +26,7 @@ from heco_pyg.core.progress import phase_bar
 from heco_pyg.core.secrets import read_api_key
 from heco_pyg.data.openalex.api import API_URL, OpenAlexClient, query_hash, query_parameters
 from heco_pyg.data.openalex.cache import GraphCache, cache_key, fingerprint_files
+from heco_pyg.data.openalex.columnar import columnar_records, resolve_reader
 from heco_pyg.data.openalex.features import TextFeaturiser
 from heco_pyg.data.openalex.graph import WorkReducer, assemble_graph
 from heco_pyg.data.openalex.parts import read_parts
@@ -58,12 +59,14 @@ def read_works(
     max_works: int | None = None,
     workers: int = 1,
     limits: ReadLimits = DEFAULT_LIMITS,
+    reader: str = "validating",
 ) -> WorkTable:
     """The reduced works of ``files``, the newest version of each selected (in order of
     first appearance: the papers); each work's text goes to ``featuriser`` (row = the
     work's position) as it is read. With ``workers > 1`` and several files, files are
     parsed and reduced in parallel (:mod:`heco_pyg.data.openalex.parts`), with the same
-    result."""
+    result. ``reader="columnar"``: JSON Lines parts through DuckDB where they allow
+    (:mod:`heco_pyg.data.openalex.columnar`), with the same result."""
     table = WorkTable()
 
     def keep(slot: int, reduced: tuple) -> int:
@@ -72,7 +75,9 @@ def read_works(
         return table.add(work)
 
     latest = LatestById(stats, keep)
-    if workers > 1 and len(files) > 1 and max_works is None:
+    if reader == "columnar" and max_works is None:
+        records = columnar_records(files, reducer, stats, on_bad_record)
+    elif workers > 1 and len(files) > 1 and max_works is None:
         records = read_parts(
             files, reducer, featuriser.method, stats, reducer.on_bad, workers, limits
         )
@@ -147,6 +152,7 @@ def ingest_works(
     text_fit_size: int = 20_000,
     concept_features: str = "text",
     read_workers: int | str = 1,
+    reader: str = "auto",
     on_bad_record: str = "raise",
     max_line_bytes: int = ReadLimits.max_line_bytes,
     max_part_bytes: int = ReadLimits.max_part_bytes,
@@ -169,7 +175,8 @@ def ingest_works(
     one, else :func:`~heco_pyg.core.secrets.read_api_key` (``api_key_file`` or
     ``OPENALEX_API_KEY``); it never enters the cache key or any saved file.
     ``read_workers``: processes parsing files at once (``"auto"``: the CPUs other jobs
-    leave free); the graph does not depend on it.
+    leave free); ``reader``: ``auto|columnar|validating`` (:mod:`.columnar`); the graph
+    depends on neither.
     """
     if concept_features not in ("text", "learnable"):
         raise DataError(f"data.concept_features={concept_features!r}; expected text|learnable")
@@ -215,10 +222,11 @@ def ingest_works(
             featuriser.document,
         )  # fmt: skip
         start = time.perf_counter()
-        workers = _workers(read_workers, len(files))
+        chosen = resolve_reader(reader, text_features)
+        workers = _workers(read_workers, len(files)) if chosen == "validating" else 1
         limits = ReadLimits(max_line_bytes, max_part_bytes)
         works = read_works(
-            files, reducer, stats, featuriser, on_bad_record, max_works, workers, limits
+            files, reducer, stats, featuriser, on_bad_record, max_works, workers, limits, chosen
         )
         if not works:
             raise DataError(f"{where}: no OpenAlex works found")
