@@ -28,25 +28,15 @@ from __future__ import annotations
 import functools
 import importlib.util
 import logging
-import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from heco_pyg.core.errors import DataError
 from heco_pyg.data.openalex.graph import WorkReducer
 from heco_pyg.data.openalex.hashed_text import HashedWords, part_documents
 from heco_pyg.data.openalex.records import (
-    GZIP_SUFFIXES,
-    JSON_LINES_SUFFIXES,
-    ReadStats,
-    iter_works,
     normalise_id,
-    updated_date,
 )
-from heco_pyg.data.openalex.table import Work
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +190,9 @@ def query(file: Path, concepts: str, min_score: float, label: str) -> str:
     """
 
 
-def read_columnar(file: Path, reducer: WorkReducer) -> dict[str, list] | None:
-    """The columns of ``file``'s records (one list per column, in file order), or None
-    when the part must go to the validating reader (see the module docstring)."""
+def read_columnar(file: Path, reducer: WorkReducer) -> tuple[Any, list[HashedWords]] | None:
+    """``(Arrow table, hashed words)`` of ``file``'s records, in file order, or None when
+    the part must go to the validating reader (see the module docstring)."""
     import duckdb
     import pyarrow.compute as pc
 
@@ -221,9 +211,7 @@ def read_columnar(file: Path, reducer: WorkReducer) -> dict[str, list] | None:
         return None
     documents = part_documents(table.column("title").to_pylist(), table.column("keys"),
                                table.column("counts"))  # fmt: skip
-    columns = table.drop_columns(["plain", "keys", "counts"]).to_pydict()
-    columns["document"] = documents
-    return columns
+    return table.drop_columns(["plain", "keys", "counts"]), documents
 
 
 @functools.cache
@@ -234,54 +222,3 @@ def _connection():
     connection.execute("SET threads = 1")  # one core: the others are the graph's
     connection.execute("SET preserve_insertion_order = true")
     return connection
-
-
-def _reduce(reducer: WorkReducer, row: dict[str, Any]) -> tuple[Work, HashedWords]:
-    """What ``reducer`` gives for the record of ``row`` (a plain record: no type errors)."""
-    title, has_abstract = row["title"], row["has_abstract"]
-    concepts = [sys.intern(c) for c in row["concept_ids"]]
-    levels = row["concept_levels"] or [None] * len(concepts)
-    for concept, name, level in zip(concepts, row["concept_names"], levels, strict=True):
-        reducer.concept_names.setdefault(concept, name)
-        if level is not None:
-            reducer.concept_levels.setdefault(concept, level)
-    label = row["label_id"]
-    if label is not None:
-        reducer.label_names.setdefault(label, row["label_name"])
-    authors = [sys.intern(a) for a in row["authors"]]
-    return Work(
-        title=title.strip().split("\n", 1)[0],
-        has_title=bool(title),
-        has_text=bool(title.strip()) or has_abstract,
-        doi=row["doi"],
-        has_abstract=has_abstract,
-        authors=tuple(dict.fromkeys(authors)),
-        null_author_ids=row["num_authorships"] - len(authors),
-        authors_truncated=row["truncated"],
-        concepts=tuple(dict.fromkeys(concepts)),
-        label=label,
-        references=np.array(row["refs"], dtype=np.int64),
-    ), row["document"]
-
-
-def columnar_records(
-    files: list[Path], reducer: WorkReducer, stats: ReadStats, on_bad_record: str
-) -> Iterator[tuple[str, str, Callable[[], Any]]]:
-    """``(work id, updated_date, reduce)`` for every record of ``files`` in file order, for
-    :meth:`LatestById.offer`: columnar where a part allows, else validating."""
-    names = ("id", "updated", "title", "doi", "truncated", "authors", "num_authorships",
-             "refs", "document", "has_abstract", "concept_ids", "concept_names",
-             "concept_levels", "label_id", "label_name")  # fmt: skip
-    for file in files:
-        columns = read_columnar(file, reducer) if file.name.endswith(
-            (*JSON_LINES_SUFFIXES, *GZIP_SUFFIXES)) else None  # fmt: skip
-        if columns is None:
-            for location, work in iter_works(file, on_bad_record, stats):
-                yield (normalise_id(work["id"]), updated_date(work),
-                       functools.partial(reducer, location, work))  # fmt: skip
-            continue
-        stats.files += 1
-        for values in zip(*(columns.pop(name) for name in names), strict=True):
-            row = dict(zip(names, values, strict=True))
-            stats.records += 1
-            yield normalise_id(row["id"]), row["updated"], functools.partial(_reduce, reducer, row)

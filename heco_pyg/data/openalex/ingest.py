@@ -26,7 +26,8 @@ from heco_pyg.core.progress import phase_bar
 from heco_pyg.core.secrets import read_api_key
 from heco_pyg.data.openalex.api import API_URL, OpenAlexClient, query_hash, query_parameters
 from heco_pyg.data.openalex.cache import GraphCache, cache_key, fingerprint_files
-from heco_pyg.data.openalex.columnar import columnar_records, resolve_reader
+from heco_pyg.data.openalex.columnar import resolve_reader
+from heco_pyg.data.openalex.columnar_rows import columnar_records
 from heco_pyg.data.openalex.features import TextFeaturiser
 from heco_pyg.data.openalex.graph import WorkReducer, assemble_graph
 from heco_pyg.data.openalex.parts import read_parts
@@ -72,11 +73,11 @@ def read_works(
     def keep(slot: int, reduced: tuple) -> int:
         work, document = reduced
         featuriser.add(slot, document)
-        return table.add(work)
+        return work() if callable(work) else table.add(work)  # columnar: a row reserver
 
     latest = LatestById(stats, keep)
     if reader == "columnar" and max_works is None:
-        records = columnar_records(files, reducer, stats, on_bad_record)
+        records = columnar_records(files, reducer, stats, on_bad_record, table)
     elif workers > 1 and len(files) > 1 and max_works is None:
         records = read_parts(
             files, reducer, featuriser.method, stats, reducer.on_bad, workers, limits

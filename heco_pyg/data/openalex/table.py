@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,6 +76,33 @@ class WorkTable:
         for name, ends in self._ends.items():
             ends.append(len(self._values[name]))
         return len(self.titles) - 1
+
+    def extend(
+        self,
+        columns: Mapping[str, Sequence],
+        flags: np.ndarray,
+        lists: Mapping[str, tuple[np.ndarray, Sequence]],
+    ) -> None:
+        """Appends many works at once, as :meth:`add` would one by one: ``columns`` holds
+        ``titles``, ``dois``, ``labels`` and ``null_author_ids``, ``flags`` one byte per
+        work (bits in :data:`FLAGS` order), ``lists`` each list field as ``(entries per
+        work, the entries in order)``: id strings for authors and concepts (each work's
+        once), work numbers for references."""
+        self.titles.extend(columns["titles"])
+        self.dois.extend(columns["dois"])
+        self.labels.extend(sys.intern(x) if x is not None else None for x in columns["labels"])
+        self.flags.frombytes(np.asarray(flags, np.uint8).tobytes())
+        self.null_author_ids.frombytes(np.asarray(columns["null_author_ids"], np.int32).tobytes())
+        for name, (lengths, values) in lists.items():
+            if name in self.codes:
+                codes = self.codes[name]
+                index, uniques = pd.factorize(pd.Series(values, dtype=object))
+                numbers = [codes.setdefault(key, len(codes)) for key in uniques]
+                values = np.asarray(numbers, np.int64)[index]
+            end = self._ends[name][-1] if len(self._ends[name]) else 0
+            self._values[name].frombytes(np.asarray(values, LISTS[name][1]).tobytes())
+            ends = end + np.cumsum(np.asarray(lengths, np.int64))
+            self._ends[name].frombytes(ends.astype(np.int64).tobytes())
 
     def select(self, kept: Mapping[str, int]) -> None:
         """The graph's papers: ``{work id: row}``, in paper order."""
