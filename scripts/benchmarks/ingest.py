@@ -17,16 +17,22 @@ memory is its own):
 * ``plain``: gunzip every part and ``json.loads`` every line: what reading costs at least;
 * ``prepare``: :func:`ingest_works` without the cache, then meta-paths and positives
   (:func:`prepare_paper_graph`, defaults of ``data=openalex``), each phase timed;
-  ``prepare:N`` reads the parts with N processes (``data.read_workers=N``);
+  ``prepare:columnar`` and ``prepare:validating`` pick ``data.reader`` (plain
+  ``prepare``: ``auto``), ``prepare:validating:N`` reads the parts with N validating
+  processes (``data.read_workers=N``);
 * ``stream``: :func:`iter_works` only (parse + validate).
 
-The table gives each mode's seconds, works/s and peak RSS, and prepare / plain.
+The table gives each mode's seconds, works/s and peak RSS, and prepare / plain; each
+prepare row is followed by its phases (``ingest_stats.seconds``: read and reduce, text
+features, graph). ``--busy N`` runs N single-threaded busy loops beside every mode (the
+"busy machine" target), stopped at the end.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import subprocess
 import sys
@@ -66,8 +72,11 @@ start = time.perf_counter()
 if mode == "stream":
     result["records"] = sum(1 for _ in iter_works(folder))
 else:
-    workers = int(mode.split(":")[1]) if ":" in mode else 1
-    data, _ = ingest_works("works", folder, data_dir=None, read_workers=workers)
+    options = mode.split(":")[1:]
+    workers = next((int(o) for o in options if o.isdigit()), 1)
+    reader = next((o for o in options if not o.isdigit()), "auto")
+    data, _ = ingest_works("works", folder, data_dir=None, read_workers=workers, reader=reader)
+    result["phases"] = {k: round(v, 1) for k, v in data.ingest_stats["seconds"].items()}
     result["ingest_seconds"], result["ingest_peak_mib"] = time.perf_counter() - start, rss()
     result.update(papers=data["paper"].num_nodes, authors=data["author"].num_nodes,
                   concepts=data["concept"].num_nodes, records=data.ingest_stats["records"])
@@ -93,8 +102,11 @@ def add_arguments(parser) -> None:
                         help="real OpenAlex works to resample")  # fmt: skip
     parser.add_argument("--parts", type=int, default=8, help="gzip JSON Lines files to write")
     parser.add_argument("--duplicates", type=float, default=0.01, help="fraction written twice")
-    parser.add_argument("--modes", default="plain,prepare,prepare:2",
-                        help="plain, prepare, prepare:N (N reading processes), stream")  # fmt: skip
+    parser.add_argument("--modes", default="plain,prepare:columnar,prepare:validating",
+                        help="plain, prepare[:columnar|:validating][:N] (N reading "
+                             "processes), stream")  # fmt: skip
+    parser.add_argument("--busy", type=int, default=0,
+                        help="single-threaded busy loops running beside the modes")  # fmt: skip
     parser.add_argument("--folder", default=None,
                         help="where to write (default: a temp dir); parts already in "
                              "FOLDER/<works> are reused")  # fmt: skip
@@ -174,10 +186,24 @@ def _child(mode: str, folder: Path) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
+def _busy_loops(count: int) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+
+
 def run(args) -> None:
     print(f"machine: {machine()}")
+    busy = _busy_loops(args.busy)
+    try:
+        _measure(args)
+    finally:
+        for loop in busy:
+            loop.kill()
+            loop.wait()
+
+
+def _measure(args) -> None:
     print("| works | parts (MiB) | mode | records read | seconds | works/s | peak RSS (MiB) "
-          "| / plain |\n|---:|---|---|---:|---:|---:|---:|---:|")  # fmt: skip
+          "| / plain | load (1 min) |\n|---:|---|---|---:|---:|---:|---:|---:|---:|")  # fmt: skip
     for works in args.works:
         with tempfile.TemporaryDirectory(prefix="heco_ingest_") as temporary:
             folder = Path(args.folder or temporary) / str(works)
@@ -193,7 +219,8 @@ def run(args) -> None:
                 ratio = f"{result['seconds'] / plain:.2f}" if plain else "-"
                 print(f"| {works:,} | {len(parts)} ({size / 2**20:,.0f}) | {mode} | "
                       f"{result['records']:,} | {result['seconds']:.1f} | "
-                      f"{works / result['seconds']:,.0f} | {result['peak_mib']:,.0f} | {ratio} |",
+                      f"{works / result['seconds']:,.0f} | {result['peak_mib']:,.0f} | {ratio} | "
+                      f"{os.getloadavg()[0]:.1f} |",
                       flush=True)  # fmt: skip
                 if mode.startswith("prepare"):
                     print(f"  {json.dumps(result)}", flush=True)
