@@ -144,7 +144,8 @@ DATA = {
             words=("auto",),
         ),  # fmt: skip
         "reader": _s(
-            str, "JSON Lines parts: columnar (DuckDB) or validating; auto = columnar if installed",
+            str,
+            "JSON Lines parts: columnar (DuckDB) or validating; auto = columnar if installed",
             choices=("auto", "columnar", "validating"),
         ),
         "text_fit_size": _s(

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from heco_pyg.core.errors import DataError
+from heco_pyg.data.openalex.features import HashedWords
 from heco_pyg.data.openalex.graph import WorkReducer
-from heco_pyg.data.openalex.hashed_text import HashedWords, part_documents
+from heco_pyg.data.openalex.hashed_text import part_documents
 from heco_pyg.data.openalex.records import (
     normalise_id,
 )

@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from heco_pyg.data.openalex import columnar
+import heco_pyg.data.openalex.columnar as columnar
 from heco_pyg.data.openalex.graph import WorkReducer
 from heco_pyg.data.openalex.records import (
     GZIP_SUFFIXES,

@@ -23,8 +23,10 @@ import functools
 import re
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from heco_pyg.core.errors import DataError
 
@@ -61,6 +63,54 @@ def abstract_words(index: Mapping[str, list] | None) -> list[str]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class HashedWords:
+    """One work's words as hashed columns (sorted) and their counts; empty: no words."""
+
+    columns: np.ndarray  # int32
+    counts: np.ndarray  # float32
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+
+@functools.cache
+def hashing():
+    """The featuriser's hashing of word lists (scikit-learn's ``HashingVectorizer``)."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(
+        analyzer=lambda words: words, n_features=HASHED_COLUMNS, alternate_sign=False,
+        norm=None, dtype=np.float32,
+    )  # fmt: skip
+
+
+def hashed_counts(documents: Sequence) -> sp.csr_matrix:
+    """Rows of hashed word counts for ``documents``: word lists, :class:`HashedWords`, or
+    both mixed (a folder read partly by each reader)."""
+    if not any(isinstance(d, HashedWords) for d in documents):
+        return hashing().transform(documents)
+    listed = [i for i, d in enumerate(documents) if not isinstance(d, HashedWords)]
+    rows = list(documents)
+    if listed:
+        for i, row in zip(listed, hashed_rows(hashing().transform([rows[i] for i in listed])),
+                          strict=True):  # fmt: skip
+            rows[i] = row
+    lengths = np.fromiter((len(r) for r in rows), np.int64, len(rows))
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    columns = np.concatenate([r.columns for r in rows]) if rows else np.zeros(0, np.int32)
+    counts = np.concatenate([r.counts for r in rows]) if rows else np.zeros(0, np.float32)
+    return sp.csr_matrix((counts, columns, indptr), shape=(len(rows), HASHED_COLUMNS))
+
+
+def hashed_rows(matrix: sp.csr_matrix) -> list[HashedWords]:
+    """One :class:`HashedWords` per row of hashed counts (duplicates summed, sorted)."""
+    matrix.sum_duplicates()  # sorted columns, one entry each
+    ends = matrix.indptr.tolist()
+    return [HashedWords(matrix.indices[a:b], matrix.data[a:b])
+            for a, b in zip(ends[:-1], ends[1:], strict=True)]  # fmt: skip
+
+
 class _Lsa:
     """Hashing -> TF-IDF -> SVD fitted on ``documents`` (word lists); ``transform`` gives
     ``[n, d]`` rows, L2-normalised, and ``fitted_rows`` those of ``documents``.
@@ -75,10 +125,7 @@ class _Lsa:
         from sklearn.feature_extraction.text import TfidfTransformer
         from threadpoolctl import threadpool_limits
 
-        from heco_pyg.data.openalex.hashed_text import hashed_counts
-
-        self.hashed_counts = hashed_counts  # word lists or HashedWords (the columnar reader)
-        counts = self.hashed_counts(documents).tocsc()
+        counts = hashed_counts(documents).tocsc()
         self.columns = np.flatnonzero(np.diff(counts.indptr))  # hashed columns in use
         self.tfidf = TfidfTransformer(sublinear_tf=True)
         self.svd = None
@@ -97,7 +144,7 @@ class _Lsa:
         if self.svd is None or not len(documents):
             width = self.svd.n_components if self.svd is not None else 1
             return np.zeros((len(documents), width), dtype=np.float32)
-        counts = self.hashed_counts(documents)[:, self.columns]
+        counts = hashed_counts(documents)[:, self.columns]
         return _normalise(self.svd.transform(self.tfidf.transform(counts)))
 
 
