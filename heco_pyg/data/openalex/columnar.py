@@ -25,6 +25,7 @@ go to the validating reader.
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import logging
 from pathlib import Path
@@ -35,6 +36,10 @@ from heco_pyg.data.openalex.features import HashedWords
 from heco_pyg.data.openalex.graph import WorkReducer
 from heco_pyg.data.openalex.hashed_text import part_documents
 from heco_pyg.data.openalex.records import (
+    DECODE_ERRORS,
+    DEFAULT_LIMITS,
+    GZIP_SUFFIXES,
+    ReadLimits,
     normalise_id,
 )
 
@@ -46,9 +51,6 @@ READERS = ("auto", "columnar", "validating")
 INDEX = r'\{\}|\{(?:"(?:[^"\\]|\\.)*":\[(?:[0-9]+(?:,[0-9]+)*)?\][,}])+'
 PAIR = r'"(?:[^"\\]|\\.)*":\[([0-9,]*)\]'
 WORK_ID = r"(https://openalex\.org/)?[Ww][0-9]+"
-MAX_OBJECT_BYTES = (
-    2**24
-)  # DuckDB's default; a larger record: the part goes to the validating reader
 
 
 def resolve_reader(reader: str, method: str) -> str:
@@ -147,7 +149,7 @@ def query(file: Path, concepts: str, min_score: float, label: str) -> str:
     return f"""
     WITH raw AS (
       SELECT * FROM read_json('{path}', format = 'newline_delimited', records = true,
-        columns = {_columns(concepts, label)!r}, maximum_object_size = {MAX_OBJECT_BYTES})
+        columns = {_columns(concepts, label)!r})
     ), projected AS (
       SELECT id,
         coalesce({_text("updated_date")}, '') AS updated,
@@ -192,12 +194,21 @@ def query(file: Path, concepts: str, min_score: float, label: str) -> str:
     """
 
 
-def read_columnar(file: Path, reducer: WorkReducer) -> tuple[Any, list[HashedWords]] | None:
+def read_columnar(
+    file: Path, reducer: WorkReducer, limits: ReadLimits = DEFAULT_LIMITS
+) -> tuple[Any, list[HashedWords]] | None:
     """``(Arrow table, hashed words)`` of ``file``'s records, in file order, or None when
-    the part must go to the validating reader (see the module docstring)."""
+    the part must go to the validating reader (see the module docstring). ``limits``
+    (``data.max_line_bytes``, ``data.max_part_bytes``): a part that holds more than
+    ``max_part_bytes`` once decompressed or a line longer than ``max_line_bytes``
+    (:func:`within_limits`) goes to the validating reader, which reports it as always."""
     import duckdb
     import pyarrow.compute as pc
 
+    if not within_limits(file, limits):
+        log.info("%s: the validating reader reads it (data.max_line_bytes or "
+                 "data.max_part_bytes, or unreadable)", file)  # fmt: skip
+        return None
     sql = query(file, reducer.concepts, reducer.min_concept_score, reducer.label)
     try:
         with _connection() as connection:
@@ -214,6 +225,30 @@ def read_columnar(file: Path, reducer: WorkReducer) -> tuple[Any, list[HashedWor
     documents = part_documents(table.column("title").to_pylist(), table.column("keys"),
                                table.column("counts"))  # fmt: skip
     return table.drop_columns(["plain", "keys", "counts"]), documents
+
+
+def within_limits(file: Path, limits: ReadLimits) -> bool:
+    """Whether every line of ``file`` (decompressed) is at most ``max_line_bytes`` and the
+    whole at most ``max_part_bytes``, read through once, a MiB at a time (DuckDB's own
+    object size limit is not enforced on JSON Lines); an unreadable file is not."""
+    opener = gzip.open if file.name.endswith(GZIP_SUFFIXES) else open
+    total = longest = current = 0
+    try:
+        with opener(file, "rb") as handle:
+            while chunk := handle.read(2**20):
+                total += len(chunk)
+                pieces = chunk.split(b"\n")
+                if len(pieces) == 1:
+                    current += len(chunk)
+                else:
+                    inner = max(map(len, pieces[1:-1]), default=0)
+                    longest = max(longest, current + len(pieces[0]), inner)
+                    current = len(pieces[-1])
+                if total > limits.max_part_bytes or max(longest, current) > limits.max_line_bytes:
+                    return False
+    except DECODE_ERRORS:
+        return False
+    return True
 
 
 def _connection():

@@ -27,8 +27,10 @@ import pyarrow.compute as pc
 import heco_pyg.data.openalex.columnar as columnar
 from heco_pyg.data.openalex.graph import WorkReducer
 from heco_pyg.data.openalex.records import (
+    DEFAULT_LIMITS,
     GZIP_SUFFIXES,
     JSON_LINES_SUFFIXES,
+    ReadLimits,
     ReadStats,
     iter_works,
     normalise_id,
@@ -115,7 +117,7 @@ class PartRows:
 
 def columnar_records(
     files: list[Path], reducer: WorkReducer, stats: ReadStats, on_bad_record: str,
-    table: WorkTable,
+    table: WorkTable, limits: ReadLimits = DEFAULT_LIMITS,
 ) -> Iterator[tuple[str, str, Callable[[], Any]]]:  # fmt: skip
     """``(work id, updated_date, reduce)`` for every record of ``files`` in file order, for
     :meth:`LatestById.offer`: DuckDB-read where a part allows (``reduce()`` gives a row
@@ -123,9 +125,9 @@ def columnar_records(
     for file in files:
         read = None
         if file.name.endswith((*JSON_LINES_SUFFIXES, *GZIP_SUFFIXES)):
-            read = columnar.read_columnar(file, reducer)
+            read = columnar.read_columnar(file, reducer, limits)
         if read is None:
-            for location, work in iter_works(file, on_bad_record, stats):
+            for location, work in iter_works(file, on_bad_record, stats, limits=limits):
                 yield (normalise_id(work["id"]), updated_date(work),
                        functools.partial(reducer, location, work))  # fmt: skip
             continue

@@ -77,7 +77,7 @@ def read_works(
 
     latest = LatestById(stats, keep)
     if reader == "columnar" and max_works is None:
-        records = columnar_records(files, reducer, stats, on_bad_record, table)
+        records = columnar_records(files, reducer, stats, on_bad_record, table, limits)
     elif workers > 1 and len(files) > 1 and max_works is None:
         records = read_parts(
             files, reducer, featuriser.method, stats, reducer.on_bad, workers, limits

@@ -23,8 +23,8 @@ def fast_parts(monkeypatch):
     """The files the columnar reader read itself (not handed to the validating one)."""
     read, original = [], columnar.read_columnar
 
-    def spy(file, reducer):
-        columns = original(file, reducer)
+    def spy(file, reducer, limits):
+        columns = original(file, reducer, limits)
         if columns is not None:
             read.append(file.name)
         return columns
@@ -166,6 +166,23 @@ def test_truncated_gzip_and_empty_part(tmp_path):
     write_lines(tmp_path / "c.jsonl", [work(50)])
     assert "a.gz: unreadable gzip file" in both(tmp_path)
     both(tmp_path, on_bad_record="skip")
+
+
+def test_limits_send_a_part_to_the_validating_reader(tmp_path, fast_parts):
+    from heco_pyg.data.openalex.columnar import within_limits
+    from heco_pyg.data.openalex.records import ReadLimits
+
+    write_lines(tmp_path / "a.gz", [work(1), work(2, title="x" * 3000)], compress=True)
+    size = len(gzip.decompress((tmp_path / "a.gz").read_bytes()))
+    assert within_limits(tmp_path / "a.gz", ReadLimits(max_part_bytes=size))
+    assert not within_limits(tmp_path / "a.gz", ReadLimits(max_part_bytes=size - 1))
+    for limits in ({"max_part_bytes": size - 1}, {"max_line_bytes": 3000}):
+        assert "a.gz" in both(tmp_path, **limits)  # the validating reader's error
+        data = both(tmp_path, on_bad_record="skip", **limits)
+        assert data.ingest_stats["bad_records"] == 1
+    assert fast_parts == []
+    both(tmp_path, max_line_bytes=10_000)
+    assert fast_parts == ["a.gz"]
 
 
 def test_reader_choice(monkeypatch):
