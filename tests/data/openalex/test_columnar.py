@@ -128,6 +128,7 @@ ODD = {  # uncommon (some bad) records; the graph or the error must not depend o
     "truncated": _odd(2, is_authors_truncated=True),
     "number doi": _odd(2, doi=10),
     "odd references": _odd(2, referenced_works=["W1", "w2", f"{URL}A1", 3, None, "W0001"]),
+    "huge reference": _odd(2, referenced_works=[f"{URL}W{10**30}", f"{URL}W{2**63}"]),
     "references not a list": _odd(2, referenced_works="W1"),
     "float position": _odd(2, abstract_inverted_index={"a": [1.5]}),
     "negative position": _odd(2, abstract_inverted_index={"a": [-1]}),
