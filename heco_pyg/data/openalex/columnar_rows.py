@@ -58,7 +58,8 @@ class PartRows:
 
     def __init__(self, table: WorkTable, part: pa.Table) -> None:
         self.table, self.part = table, part
-        self.base, self.kept = len(table.titles), []
+        self.base = len(table.titles)
+        self.kept: list[int] = []
 
     def reserve(self, index: int) -> int:
         """Record ``index`` of the part is kept: its row in the table."""
@@ -71,7 +72,7 @@ class PartRows:
         if not len(rows):
             return
         column = lambda name: part.column(name).take(pa.array(rows)).to_pylist()  # noqa: E731
-        lists = {}
+        lists: dict[str, tuple[np.ndarray, Any]] = {}
         for name, source in (("authors", "authors"), ("concepts", "concept_ids")):
             parents, values = _flattened(part.column(source), rows)
             first = ~pd.DataFrame({"p": parents, "v": values}).duplicated().to_numpy()
@@ -118,7 +119,7 @@ class PartRows:
 def columnar_records(
     files: list[Path], reducer: WorkReducer, stats: ReadStats, on_bad_record: str,
     table: WorkTable, limits: ReadLimits = DEFAULT_LIMITS,
-) -> Iterator[tuple[str, str, Callable[[], Any]]]:  # fmt: skip
+) -> Iterator[tuple[Any, str, Callable[[], Any]]]:  # fmt: skip
     """``(work id, updated_date, reduce)`` for every record of ``files`` in file order, for
     :meth:`LatestById.offer`: DuckDB-read where a part allows (``reduce()`` gives a row
     reserver and the hashed words), else validating (a ``Work`` and its words)."""
