@@ -127,19 +127,11 @@ def _commit(temporary: Path, path: Path) -> None:
 
 
 @contextmanager
-def atomic_handle(path: str | os.PathLike) -> Iterator[HashingWriter]:
-    """A hashing handle on ``path``'s temporary file; renamed over ``path`` when the block
-    ends without an error, removed when it raises."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = temporary_path(path)
+def _removed_on_error(temporary: Path, path: Path) -> Iterator[None]:
+    """Removes ``temporary`` when the block raises; a full disk becomes :class:`DiskFull`
+    naming ``path``'s disk and its free space."""
     try:
-        with open(temporary, "wb") as handle:
-            writer = HashingWriter(handle)
-            yield writer
-            handle.flush()
-            os.fsync(handle.fileno())
-        _commit(temporary, path)
+        yield
     except BaseException as error:
         full = _disk_full(error, path)
         temporary.unlink(missing_ok=True)
@@ -149,25 +141,35 @@ def atomic_handle(path: str | os.PathLike) -> Iterator[HashingWriter]:
 
 
 @contextmanager
+def atomic_handle(path: str | os.PathLike) -> Iterator[HashingWriter]:
+    """A hashing handle on ``path``'s temporary file; renamed over ``path`` when the block
+    ends without an error, removed when it raises."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = temporary_path(path)
+    with _removed_on_error(temporary, path):
+        with open(temporary, "wb") as handle:
+            writer = HashingWriter(handle)
+            yield writer
+            handle.flush()
+            os.fsync(handle.fileno())
+        _commit(temporary, path)
+
+
+@contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary path for writers that take a file name (``savefig``, faiss); renamed
     over ``path`` when the block ends without an error (and the writer wrote it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_path(path)
-    try:
+    with _removed_on_error(temporary, path):
         yield temporary
         if not temporary.exists():
             return
         with open(temporary, "rb+") as handle:
             os.fsync(handle.fileno())
         _commit(temporary, path)
-    except BaseException as error:
-        full = _disk_full(error, path)
-        temporary.unlink(missing_ok=True)
-        if full is not None:
-            raise full from None
-        raise
 
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
