@@ -6,12 +6,16 @@
     python -m heco_pyg.recommend run_dir=DIR record=new_works.json   # cold start
 
 A query is an OpenAlex id (``W...`` or its URL), a DOI (when the run has a ``papers.csv``
-with a ``doi`` column) or another paper id; an embedding row is asked for explicitly with
+with a ``doi`` column) or another paper id (CiteULike: the article's index in the release,
+``query=123``); an embedding row is asked for explicitly with
 ``row=17`` (or ``row=[1,2]``), never guessed from a numeric query. The query paper itself
 is left out of its results.
 Titles are shown when the run dir holds ``papers.csv`` (``paper_id``, ``title``, ``doi``;
-optional, written by data sources that know them). ``record=`` embeds papers that are not
-in the graph with :mod:`heco_pyg.retrieval.coldstart` and searches the schema view.
+optional, written by data sources that know them; CiteULike's are each article's most used
+tags). ``record=`` embeds papers that are not in the graph with
+:mod:`heco_pyg.retrieval.coldstart` and searches the schema view; a record without
+``features`` takes those of the papers sharing its neighbours (the attention model needs
+them).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from heco_pyg.retrieval.catalog import Catalog, normalise_id
 from heco_pyg.retrieval.coldstart import (
     ColdStartEncoder,
     neighbour_lookup,
+    neighbourhood_features,
     paper_from_record,
     read_records,
 )
@@ -81,8 +86,14 @@ def cold_start_queries(
     for record, row in zip(records, rows.tolist(), strict=True):
         if record.get("features") is None and row >= 0:  # known paper: its features
             record = {**record, "features": data[data.target].x[row].tolist()}
-        paper = paper_from_record(record, lookup,
-                                  require_features=model.samples_neighbours)  # fmt: skip
+        paper = paper_from_record(record, lookup, require_features=False)
+        if paper.x is None and model.samples_neighbours:  # node attention reads features
+            paper.x = neighbourhood_features(data, paper)
+            if paper.x is None:
+                raise DataError(f"record {paper.paper_id or len(papers)}: no 'features' and "
+                                "no neighbour in the graph to take them from")  # fmt: skip
+            log.info("record %s: features = the mean of the papers sharing its neighbours",
+                     paper.paper_id)  # fmt: skip
         where = f"in the graph (row {row})" if row >= 0 else "not in the graph"
         log.info("record %s: %s; neighbours unknown to the graph: %s", paper.paper_id, where,
                  paper.unknown)  # fmt: skip

@@ -51,7 +51,7 @@ def _s(kind, help, low=None, high=None, low_open=False, choices=(), null=False, 
 
 
 GROUPS = {
-    "data": "the graph: synthetic (default, offline), openalex, or a HeCo benchmark (acm, dblp, aminer, freebase)",
+    "data": "the graph: synthetic (default, offline), openalex, citeulike, or a HeCo benchmark (acm, dblp, aminer, freebase)",
     "model": "the encoder: heco (the paper) or heco_mean (neighbour means, faster)",
     "loss": "HeCo's cross-view contrastive loss",
     "trainer": "the training loop: default, ddp (torchrun), official (the HeCo release's loop)",
@@ -69,12 +69,20 @@ PREPARATION = {
         float, "PCP uses only concepts on at most this fraction of the papers", 0, 1, low_open=True
     ),
     "min_concept_level": _s(int, "concepts below this level are left out of PCP", 0, null=True),
+    "metapaths": _s(
+        dict,
+        "{NAME: neighbour type} meta-paths, e.g. {PUP: user, PTP: tag} (default {PAP: author, PCP: concept})",
+    ),
+    "max_df": _s(
+        dict,
+        "{neighbour type: fraction}: its nodes on more of the papers are left out of its meta-path, e.g. {tag: 0.05}",
+    ),
     "metapath_topk": _s(
         int, "meta-path neighbours kept per paper (the strongest by path count)", 1
     ),
     "max_hub_degree": _s(
         int,
-        "authors/concepts on more papers are left out of PAP/PCP (auto: a cap chosen from the degrees, none on small graphs; null: no cap)",
+        "neighbours (authors, concepts, users, tags) on more papers are left out of their meta-paths (auto: a cap chosen from the degrees, none on small graphs; null: no cap)",
         1,
         null=True,
         words=("auto",),
@@ -141,6 +149,16 @@ DATA = {
             choices=("raise", "skip"),
         ),
         "data_dir": _s(str, "the page and graph cache root (${paths.data_dir})", null=True),
+    },
+    "load_citeulike": {
+        "path": _s(
+            str,
+            "the CiteULike release folder (users.dat, tag-item.dat or item-tag.dat, ...)",
+            null=True,
+        ),
+        "text_dim": _s(int, "paper features: TF-IDF + SVD dimensions", 1, 4096),
+        "description_tags": _s(int, "each paper's most used tags shown by recommend", 0),
+        "data_dir": _s(str, "the graph cache root (${paths.data_dir})", null=True),
     },
     "load_heco_benchmark": {
         "root": _s(str, "the dataset folder (${paths.data_dir}/heco/<name>)"),

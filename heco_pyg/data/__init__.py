@@ -20,6 +20,7 @@ __all__ = [
     "DataError",
     "build_data",
     "build_graph",
+    "load_citeulike",
     "load_heco_benchmark",
     "load_openalex",
     "load_synthetic",
@@ -82,6 +83,22 @@ def load_openalex(
         data, _ = ingest_works(source, path, **ingest_arguments)
     else:
         raise DataError(f"unknown data.source={source!r}; expected one of: artifacts, works, api")
+    data.name = name
+    return prepare_paper_graph(data, **dict(preparation or {}))
+
+
+def load_citeulike(
+    path: str | None, name: str = "citeulike", preparation: Mapping | None = None, **read_arguments
+) -> HeteroData:
+    """``data=citeulike``: a CiteULike release folder (``data.path``), through the graph
+    cache, prepared for HeCo; ``read_arguments`` are
+    :func:`heco_pyg.data.citeulike.load_citeulike_graph`'s (``text_dim``, ``seed``,
+    ``description_tags``, ``data_dir``)."""
+    from heco_pyg.data.citeulike import load_citeulike_graph
+
+    if not path:
+        raise DataError("data=citeulike needs data.path=DIR (a CiteULike release folder)")
+    data = load_citeulike_graph(path, **read_arguments)
     data.name = name
     return prepare_paper_graph(data, **dict(preparation or {}))
 

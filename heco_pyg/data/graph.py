@@ -21,7 +21,11 @@ labels and evaluation targets are graph-level attributes, outside every edge sto
   with :func:`positive_index`;
 * ``data.citation_index``: ``[2, E]`` (citing, cited) target-node citations inside the
   set, for the recommendation evaluation only (sources that have citations); read it
-  with :func:`citation_index`.
+  with :func:`citation_index`;
+* ``data.word_index`` ``[2, W]`` (paper row, word id) and ``data.word_count`` ``[W]``
+  (float32), with ``data.vocabulary_size``: the papers' bag of words, for text
+  baselines (sources that ship one: CiteULike's ``mult.dat``); read them with
+  :func:`bag_of_words`.
 
 Python-side metadata lives on the graph as plain attributes: ``data.target``,
 ``data.neighbour_types`` (schema neighbour types in order), ``data.metapaths``
@@ -73,6 +77,16 @@ def citation_index(data: HeteroData) -> Tensor:
     """The graph's within-set citations ``[2, E]`` (citing, cited), evaluation only."""
     return _graph_index(data, "citation_index", "citations", "task=recommend needs a data "
                         "source that keeps within-set citations")  # fmt: skip
+
+
+def bag_of_words(data: HeteroData) -> tuple[Tensor, Tensor, int] | None:
+    """``(word_index [2, W], word_count [W], vocabulary_size)``: the target nodes' bag of
+    words (row, word id) and counts; ``None`` when the source has none. Evaluation and
+    baselines only, outside every edge store."""
+    index = getattr(data, "word_index", None)
+    if index is None:
+        return None
+    return index, data.word_count, int(data.vocabulary_size)
 
 
 def _check_features(x: np.ndarray | Tensor, rows: int, where: str) -> Tensor:

@@ -1,9 +1,9 @@
 """Cold start: embed papers that were not in the training graph, without retraining.
 
 **View: the network-schema view.** It reads only a paper's own features and its one-hop
-neighbours (authors, concepts), whose representations the trained model already holds
-(the author embedding table, the concept feature projection). So a new paper is embedded
-*inductively* from its record alone:
+neighbours (authors and concepts, users and tags, ...), whose representations the trained
+model already holds (an embedding table, or the type's feature projection). So a new
+paper is embedded *inductively* from its record alone:
 
 * :class:`~heco_pyg.nn.HeCoMean`: per neighbour type ``t``,
   ``h_t = ELU(W_t mean_j x_j + b_t)`` (for a featureless type the mean of embedding rows),
@@ -45,7 +45,8 @@ from heco_pyg.retrieval.catalog import normalise_id
 
 log = logging.getLogger(__name__)
 
-#: Where an OpenAlex-like record lists each neighbour type's ids (tried in order).
+#: Where an OpenAlex-like record lists each neighbour type's ids (tried in order); any
+#: other type ``t`` from a plain list ``ts`` (CiteULike: ``users``, ``tags``).
 RECORD_FIELDS = {
     "author": ("authorships.author.id", "authors"),
     "concept": ("concepts.id", "topics.id", "concepts", "topics"),
@@ -85,14 +86,34 @@ class NewPaper:
 
 def neighbour_lookup(data: HeteroData) -> dict[str, dict[str, int]]:
     """Per neighbour type, external id -> row: ``data.node_ids_by_type[type]`` or
-    ``data[type].node_ids`` when the graph has them, else the row number as a string."""
+    ``data[type].node_ids`` when the graph has them, else the row number as a string;
+    and, for a type with ``names`` (CiteULike's tags), each name too (a name wins over a
+    row number that reads the same)."""
     lookup, by_type = {}, getattr(data, "node_ids_by_type", None) or {}
     for node_type in data.neighbour_types:
         ids = by_type.get(node_type, getattr(data[node_type], "node_ids", None))
         if ids is None:
             ids = range(data[node_type].num_nodes)
         lookup[node_type] = {normalise_id(i): row for row, i in enumerate(ids)}
+        names = getattr(data[node_type], "names", None) or []
+        lookup[node_type] |= {normalise_id(name): row for row, name in enumerate(names)}
     return lookup
+
+
+def neighbourhood_features(data: HeteroData, paper: NewPaper) -> Tensor | None:
+    """Features for a new paper whose record has none: the mean features of the graph's
+    papers that share a neighbour with it, each weighted by how many it shares (its
+    meta-path neighbours' path counts, unpruned); ``None`` when it has no known neighbour.
+    """
+    target, total, weight = data.target, torch.zeros(data[data.target].x.size(1)), 0
+    for node_type, rows in paper.neighbours.items():
+        if not rows.numel():
+            continue
+        source, papers = data[node_type, "rev_to", target].edge_index
+        reached = papers[torch.isin(source, rows)]
+        total += data[target].x[reached].sum(0)
+        weight += reached.numel()
+    return total / weight if weight else None
 
 
 def paper_from_record(
@@ -207,14 +228,15 @@ class ColdStartEncoder:
         if not alone:
             return vectors
         names = ", ".join(papers[i].paper_id or f"record {i}" for i in alone[:5])
+        types = self.model.neighbour_types
         if x is None or not self.model.samples_neighbours:
             raise DataError(
-                f"{names}: none of its authors or concepts are in the graph and "
-                f"{type(self.model).__name__} cannot embed it from features alone; give "
-                "records with at least one known author or concept"
+                f"{names}: none of its {' or '.join(f'{t}s' for t in types)} are in the graph "
+                f"and {type(self.model).__name__} cannot embed it from features alone; give "
+                f"records with at least one known {' or '.join(types)}"
             )
-        log.warning("cold start %s: no author or concept known to the graph; embedded from "
-                    "its features alone (a weaker match)", names)  # fmt: skip
+        log.warning("cold start %s: no %s known to the graph; embedded from its features "
+                    "alone (a weaker match)", names, " or ".join(types))  # fmt: skip
         rows = torch.tensor(alone)
         vectors[rows] = F.elu(self.model.projection(self.model.target, x[rows]))
         return vectors

@@ -99,7 +99,7 @@ class GraphCache:
         """``(entry, hit)``: the cached entry, or ``build()`` stored under ``key``."""
         entry = self.load(key)
         if entry is not None:
-            log.info("OpenAlex graph from cache %s", self.path(key))
+            log.info("graph from cache %s", self.path(key))
             return entry, True
         entry = {"version": CACHE_VERSION, "key": key, **build()}
         if self.root is not None:
@@ -107,5 +107,5 @@ class GraphCache:
             if isinstance(entry.get("data"), HeteroData):
                 stored = {**entry, "data": entry["data"].to_dict(), "data_is_graph": True}
             atomic_torch_save(stored, self.path(key))
-            log.info("OpenAlex graph cached at %s", self.path(key))
+            log.info("graph cached at %s", self.path(key))
         return entry, False
