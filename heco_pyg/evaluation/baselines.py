@@ -2,11 +2,12 @@
 neighbour types (no node-type name is assumed):
 
 * ``random``: uniform scores (seeded);
-* ``text``: TF-IDF cosine of the papers' bag of words (:func:`~heco_pyg.data.graph.bag_of_words`)
+* ``text``: TF-IDF cosine (sublinear term frequencies) of the papers' bag of words (:func:`~heco_pyg.data.graph.bag_of_words`)
   when the graph carries one, else cosine of the paper features;
 * one per neighbour type (``tag``, ``user``, ``author``, ``concept``, ...): TF-IDF cosine of
   the paper-neighbour incidence (shared rare neighbours weigh more than shared hubs);
-* ``fusion``: the mean of ``text`` and every neighbour type's cosine;
+* ``fusion``: the mean of ``text`` and every neighbour type's cosine; ``fusion + fused``:
+  the same mean with the embeddings' cosine as one more part;
 * ``sgc``: the paper features propagated two hops over the normalised union of the
   meta-path graphs (each row's 20 strongest neighbours per meta-path), cosine; no training
   (Wu et al., *Simplifying Graph Convolutional Networks*, ICML 2019).
@@ -34,9 +35,11 @@ Scorer = Callable[[Tensor], Tensor]
 FUSION = "fusion"
 
 
-def tfidf_rows(counts: sp.csr_matrix) -> sp.csr_matrix:
-    """Row-normalised TF-IDF of a ``[N, V]`` count matrix (scikit-learn's smoothed idf)."""
-    return TfidfTransformer().fit_transform(counts).astype(np.float32).tocsr()
+def tfidf_rows(counts: sp.csr_matrix, sublinear_tf: bool = False) -> sp.csr_matrix:
+    """Row-normalised TF-IDF of a ``[N, V]`` count matrix (scikit-learn's smoothed idf;
+    ``sublinear_tf``: ``1 + log(tf)``)."""
+    transformer = TfidfTransformer(sublinear_tf=sublinear_tf)
+    return transformer.fit_transform(counts).astype(np.float32).tocsr()
 
 
 def sparse_cosine_scorer(rows_matrix: sp.csr_matrix) -> Scorer:
@@ -80,7 +83,9 @@ def text_scorer(data) -> Scorer:
     index, count, vocabulary_size = words
     shape = (data[data.target].num_nodes, vocabulary_size)
     counts = sp.csr_matrix((count.float().numpy(), (index[0].numpy(), index[1].numpy())), shape)
-    return sparse_cosine_scorer(tfidf_rows(counts))
+    # Sublinear term frequencies: chosen on the validation half of CiteULike (Recall@10
+    # 0.197 against 0.162 for raw counts; BENCHMARKS.md "Recommendation on real data").
+    return sparse_cosine_scorer(tfidf_rows(counts, sublinear_tf=True))
 
 
 def neighbour_scorers(data) -> dict[str, Scorer]:
@@ -113,13 +118,18 @@ def sgc_features(data, hops: int = 2, topk: int | None = 20) -> np.ndarray:
     return normalize(x)
 
 
-def baseline_scorers(data, seed: int) -> dict[str, Scorer]:
-    """Every baseline of the module docstring, in table order."""
+def baseline_scorers(data, seed: int, join: dict[str, Scorer] | None = None) -> dict[str, Scorer]:
+    """Every baseline of the module docstring, in table order; each scorer of ``join``
+    (e.g. an embedding's cosine) also joins the fusion as one more equal part, a row
+    ``fusion + <name>``."""
     n = data[data.target].num_nodes
     text = last_batch_kept(text_scorer(data))
     neighbours = {t: last_batch_kept(s) for t, s in neighbour_scorers(data).items()}
     scorers = {"random": random_scorer(n, seed), "text": text, **neighbours}
-    scorers[FUSION] = mean_scorer([text, *neighbours.values()])
+    parts = [text, *neighbours.values()]
+    scorers[FUSION] = mean_scorer(parts)
+    for name, scorer in (join or {}).items():
+        scorers[f"{FUSION} + {name}"] = mean_scorer([scorer, *parts])
     if data.metapaths:
         scorers["sgc"] = cosine_scorer(torch.from_numpy(sgc_features(data)))
     return scorers

@@ -25,7 +25,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from heco_pyg.evaluation.baselines import Scorer, baseline_scorers, cosine_scorer
+from heco_pyg.evaluation.baselines import (
+    Scorer,
+    baseline_scorers,
+    cosine_scorer,
+    last_batch_kept,
+)
 from heco_pyg.evaluation.queries import (
     HALVES,
     CiteQueries,
@@ -43,13 +48,15 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RecommendationSettings:
     """The protocols' sizes: ``k`` of the *full* protocol; the *cite* protocol's query
-    count (both halves together), cited and uncited candidates per query."""
+    count (both halves together), cited and uncited candidates per query; the views that
+    also join the baselines' fusion as one more part (a row ``fusion + <view>``)."""
 
     k: int = 10
     batch_size: int = 256
     cite_queries: int = 1000
     num_cited: int = 5
     num_uncited: int = 25
+    join_fusion: tuple[str, ...] = ("fused",)
 
 
 def full_protocol(
@@ -102,8 +109,9 @@ def evaluate_recommendation(
     n = data[data.target].num_nodes
     citations = citation_edges(data)
     halves = split_queries(citations, seed)
-    scorers = {view: cosine_scorer(z) for view, z in embeddings.items()}
-    scorers |= baseline_scorers(data, seed)
+    scorers = {view: last_batch_kept(cosine_scorer(z)) for view, z in embeddings.items()}
+    join = {view: scorers[view] for view in settings.join_fusion if view in scorers}
+    scorers |= baseline_scorers(data, seed, join)
     results, split = {}, {}
     for number, half in enumerate(HALVES):
         cite = cite_queries(citations, halves[half], n, seed + 1 + number,
@@ -117,7 +125,7 @@ def evaluate_recommendation(
     citing = sum(len(s["full"]) for s in split.values())
     summary = {
         "k": settings.k,
-        "settings": settings.__dict__,
+        "settings": {**settings.__dict__, "join_fusion": list(settings.join_fusion)},
         "seed": seed,
         "num_papers": n,
         "citations_in_set": citations.size(1),

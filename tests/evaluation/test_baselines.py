@@ -66,6 +66,9 @@ def test_baseline_scorers_in_table_order_and_fusion_is_the_mean():
     rows = torch.tensor([0, 3])
     parts = torch.stack([scorers[name](rows) for name in ("text", "tag", "user")])
     assert torch.allclose(scorers["fusion"](rows), parts.mean(0))
+    joined = baseline_scorers(data, seed=0, join={"ones": lambda rows: torch.ones(2, 4)})
+    expected = (parts.sum(0) + 1) / 4
+    assert torch.allclose(joined["fusion + ones"](rows), expected)
 
 
 def test_last_batch_kept_scores_each_batch_once():
