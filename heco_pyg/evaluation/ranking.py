@@ -28,6 +28,34 @@ def _discount(ranks: Tensor) -> Tensor:
     return 1 / torch.log2(ranks.float() + 1)
 
 
+def _stable_ranks(scores: Tensor, query: Tensor, item: Tensor) -> Tensor:
+    """The 1-based rank of each (query, item) in its row sorted by descending score, equal
+    scores in item order (a stable sort's rank): ``1 + |higher| + |equal and earlier|``.
+    Counted by binary search in each row's sorted scores; rows are compared whole only
+    for the pairs that share their score with another item."""
+    batch, num_items = scores.shape
+    own = scores[query, item]
+    if own.numel() == 0:
+        return torch.zeros(0, dtype=torch.long)
+    ascending = torch.sort(scores, dim=1).values
+    # Each query's values side by side ([B, M], M = most relevant items of one query).
+    order = torch.argsort(query, stable=True)
+    count = torch.bincount(query, minlength=batch)
+    slot = torch.empty_like(query)
+    slot[order] = torch.arange(query.numel()) - (torch.cumsum(count, 0) - count)[query[order]]
+    values = torch.zeros(batch, int(count.max()), dtype=scores.dtype)
+    values[query, slot] = own
+    higher = num_items - torch.searchsorted(ascending, values, right=True)[query, slot]
+    equal = num_items - higher - torch.searchsorted(ascending, values)[query, slot]
+    rank = 1 + higher
+    tied = torch.nonzero(equal > 1).view(-1)
+    for chunk in tied.split(256):
+        same = scores[query[chunk]] == own[chunk].unsqueeze(1)
+        earlier = torch.arange(num_items).unsqueeze(0) < item[chunk].unsqueeze(1)
+        rank[chunk] += (same & earlier).sum(1)
+    return rank
+
+
 def full_ranking_metrics(scores: Tensor, relevant: Tensor, k: int) -> dict[str, Tensor]:
     """Per-query Recall@k, nDCG@k and reciprocal rank over whole rankings.
 
@@ -42,12 +70,7 @@ def full_ranking_metrics(scores: Tensor, relevant: Tensor, k: int) -> dict[str, 
     """
     batch, num_items = scores.shape
     query, item = relevant
-    # rank = 1 + items scoring higher + equal items earlier (a stable sort's rank),
-    # counted row by row of relevant pairs: no sort of the [B, N] scores.
-    own = scores[query, item].unsqueeze(1)
-    row = scores[query]
-    earlier = torch.arange(num_items).unsqueeze(0) < item.unsqueeze(1)
-    rank = 1 + (row > own).sum(1) + ((row == own) & earlier).sum(1)  # [R]
+    rank = _stable_ranks(scores, query, item)  # [R], 1-based
 
     num_relevant = torch.bincount(query, minlength=batch).float()
     hit = (rank <= k).float()

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from heco_pyg.evaluation.ranking import candidate_metrics, full_ranking_metrics
+from heco_pyg.evaluation.ranking import _stable_ranks, candidate_metrics, full_ranking_metrics
 
 LOG3 = math.log2(3)
 LOG5 = math.log2(5)
@@ -50,3 +50,21 @@ def test_candidate_metrics_perfect_and_empty():
                                 torch.tensor([[True, True, False], [False, False, False]]))  # fmt: skip
     assert float(metrics["average_precision"][0]) == 1.0 and float(metrics["ndcg"][0]) == 1.0
     assert math.isnan(float(metrics["average_precision"][1]))
+
+
+def test_full_ranking_ranks_are_a_stable_sorts_ranks():
+    # Many ties (scores in {0, 1, 2}), -inf entries, queries with 0 to 5 relevant items.
+    generator = torch.Generator().manual_seed(0)
+    scores = torch.randint(0, 3, (6, 40), generator=generator).float()
+    scores[torch.arange(6), torch.arange(6)] = -math.inf
+    query = torch.tensor([0, 0, 2, 2, 2, 2, 2, 3, 5, 1])
+    item = torch.randint(0, 40, (10,), generator=generator)
+    order = torch.sort(scores, dim=1, descending=True, stable=True).indices
+    position = torch.empty_like(order)
+    position.scatter_(1, order, torch.arange(40).expand(6, -1))
+    expected = position[query, item] + 1
+    assert torch.equal(_stable_ranks(scores, query, item), expected)
+    metrics = full_ranking_metrics(scores, torch.stack([query, item]), k=40)
+    best = torch.full((6,), 41).scatter_reduce(0, query, expected, reduce="amin")
+    assert torch.allclose(metrics["reciprocal_rank"][best <= 40], 1 / best[best <= 40].float())
+    assert torch.isnan(metrics["reciprocal_rank"][4])
