@@ -19,18 +19,18 @@ from __future__ import annotations
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from heco_pyg.config.command import command
-from heco_pyg.data.graph import DataError
+from heco_pyg.cli.command import command
+from heco_pyg.cli.restore import load_run_graph, load_trained_model
+from heco_pyg.core.errors import DataError
+from heco_pyg.core.phases import Phases
+from heco_pyg.core.runtime import configure_threads
 from heco_pyg.evaluation import ProtocolSettings
 from heco_pyg.evaluation.protocol import evaluate_protocol, has_splits, split_indices
 from heco_pyg.evaluation.recommendation import RecommendationSettings, evaluate_recommendation
 from heco_pyg.evaluation.tables import protocol_markdown, recommendation_markdown
-from heco_pyg.runs.errors import command_errors
-from heco_pyg.runs.restore import load_run_graph, load_trained_model
 from heco_pyg.runs.run_dir import RunDir
-from heco_pyg.runs.summary import Phases
-from heco_pyg.training.distributed import configure_threads
 from heco_pyg.training.embedding import VIEWS, embed
+from heco_pyg.training.trainer import Trainer
 
 
 def protocol_task(cfg: DictConfig) -> dict:
@@ -53,7 +53,9 @@ def protocol_task(cfg: DictConfig) -> dict:
         )
     model, data, inputs = load_trained_model(run, run_cfg, data)
     phases.start("embedding")
-    _, semantic, _ = embed(model, inputs, run_cfg.trainer.get("batch_size"))
+    # The run's trainer settings (embedding on the CPU, where the model was loaded).
+    trainer: Trainer = instantiate(run_cfg.trainer, seed=run_cfg.get("seed", 0), device="cpu")
+    _, semantic, _ = embed(model, inputs, trainer.batch_size)
     settings = ProtocolSettings.from_config(
         dict(run_cfg.get("protocol") or {}) | dict(cfg.get("protocol") or {})
     )
@@ -90,8 +92,7 @@ def recommendation_task(cfg: DictConfig, **settings) -> dict:
 
 @command("evaluate")
 def main(cfg: DictConfig) -> None:
-    with command_errors():  # an unfinished or changed run: one line, exit 1
-        instantiate(cfg.task)(cfg)
+    instantiate(cfg.task)(cfg)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,10 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from heco_pyg.config.command import command
+from heco_pyg.cli.command import command
+from heco_pyg.core.atomic import write_atomic
 from heco_pyg.data import build_data
 from heco_pyg.data.stats import graph_statistics
-from heco_pyg.runs.atomic import write_atomic
-from heco_pyg.runs.errors import command_errors
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +40,7 @@ def main(cfg: DictConfig) -> None:
     stats_file = Path(
         cfg.stats_file or Path(HydraConfig.get().runtime.output_dir) / "graph_stats.json"
     )
-    with command_errors():  # bad input: one line naming the file and field, exit 1
-        stats = prepare(cfg, stats_file)
+    stats = prepare(cfg, stats_file)
     print(json.dumps(stats, indent=2, default=str))
     print(f"wrote {stats_file}")
 

@@ -15,8 +15,8 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from heco_pyg.cli.command import command_errors
 from heco_pyg.runs.document import write_report
-from heco_pyg.runs.errors import command_errors
 
 
 def main(argv: Sequence[str] | None = None) -> Path:

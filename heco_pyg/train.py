@@ -24,29 +24,29 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from heco_pyg.config.command import command
+from heco_pyg.cli.command import command
+from heco_pyg.core.phases import Phases
+from heco_pyg.core.runtime import (
+    configure_threads,
+    is_main_process,
+    preparation_device,
+    quiet_other_ranks,
+    world_size,
+)
 from heco_pyg.data import build_data
 from heco_pyg.data.graph import input_tensors, model_arguments, model_inputs, positive_index
 from heco_pyg.data.stats import metapath_summary
 from heco_pyg.evaluation import ProtocolSettings, evaluate_embeddings
 from heco_pyg.evaluation.protocol import evaluate_protocol, flat_metrics, has_splits, split_indices
 from heco_pyg.evaluation.tables import protocol_markdown
-from heco_pyg.runs.errors import RunError, command_errors
 from heco_pyg.runs.naming import link_latest
 from heco_pyg.runs.run_dir import RunDir
-from heco_pyg.runs.summary import Phases, RunOutcome, report_run
+from heco_pyg.runs.session import RunSession
+from heco_pyg.runs.summary import RunOutcome, report_run
 from heco_pyg.runs.sweep import optimized_value
-from heco_pyg.training.distributed import (
-    configure_threads,
-    is_main_process,
-    preparation_device,
-    quiet_other_ranks,
-    resolve_device,
-    world_size,
-)
 from heco_pyg.training.embedding import embed, view_embeddings
 from heco_pyg.training.epoch_logger import EpochLogger
-from heco_pyg.training.interrupt import Interrupted, SignalStop, signal_name
+from heco_pyg.training.interrupt import Interrupted, SignalStop
 from heco_pyg.training.trainer import Trainer
 
 log = logging.getLogger(__name__)
@@ -69,23 +69,51 @@ def task_overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task)
 
 
-def stop_message(run: RunDir, signum: int, trainer: Trainer) -> str:
-    """The one line an interrupted run prints: where it stopped, what it kept, and the
-    command that resumes it."""
-    state = trainer.state
-    if not state.best_epoch:
-        where = "before the first epoch ended; nothing to read yet"
-    else:
-        steps = f" and {state.step} steps of epoch {state.epoch + 1}" if state.step else ""
-        where = f"after epoch {state.epoch}{steps}; the best epoch's ({state.best_epoch}) " \
-                "outputs are written"  # fmt: skip
-        if not (trainer.stopped or state.step):
-            where = f"after training ({state.epoch} epochs), before the evaluation ended"
-    try:
-        resume = run.resume_command()
-    except RunError:  # no manifest here (another node's rank)
-        resume = f"the same command with hydra.run.dir={run.path} trainer.resume=true"
-    return f"{signal_name(signum)}: {run.path} stopped {where}; resume: {resume}"
+def build(cfg: DictConfig, trainer: Trainer, phases: Phases) -> tuple:
+    """The graph, the model, the loss and the model's prepared inputs (all input checks
+    happen here, before anything is written)."""
+    phases.start("graph build", str(cfg.data.get("name", "")))
+    data = build_data(cfg.data)
+    model = instantiate(cfg.model, **model_arguments(data))
+    loss_fn = instantiate(cfg.loss)
+    # The one-off sparse products on the training GPU when it has room, else on the CPU.
+    prepare_on = preparation_device(trainer.device, input_tensors(model_inputs(data)))
+    inputs = model.prepare(**model_inputs(data, prepare_on))
+    log.info("model inputs prepared on %s", prepare_on)
+    log.info("graph: %s", metapath_summary(data))
+    log.info("model: %r", model)
+    return data, model, loss_fn, inputs
+
+
+def labels(store) -> np.ndarray | None:
+    return store.y.numpy() if "y" in store else None
+
+
+def write_outputs(run: RunDir, store, embeddings: dict, rows: list) -> tuple[list[Path], object]:
+    """The best state's embeddings (with ids, titles and DOIs when the graph has them) and
+    the history; returns the paths written and the history table."""
+    ids = getattr(store, "node_ids", None) or [str(i) for i in range(len(embeddings["fused"]))]
+    paths = run.write_embeddings(embeddings, ids, getattr(store, "titles", None),
+                                 getattr(store, "dois", None))  # fmt: skip
+    return paths, run.write_history(rows)
+
+
+def evaluate_run(data, embeddings: dict, semantic, run: RunDir, settings: ProtocolSettings,
+                 seed: int, phases: Phases) -> tuple[dict, str | None, dict]:  # fmt: skip
+    """Every view and the raw features on seeded few-label splits; the paper's protocol on
+    the raw meta-path view when the data has its fixed splits (written as ``eval``).
+    Returns the results per view, the protocol's table (or None) and its flat metrics."""
+    store = data[data.target]
+    phases.start("evaluation", f"linear probe x {settings.repeats} splits, K-means, 4 views")
+    results = evaluate_embeddings(embeddings | {"features": store.x.numpy()}, labels(store),
+                                  settings, seed)  # fmt: skip
+    if not has_splits(data):
+        return results, None, {}
+    phases.start("paper's protocol", f"{settings.repeats} probes per split")
+    result = evaluate_protocol(semantic, store.y, split_indices(data), settings, seed)
+    table = protocol_markdown(result, f"HeCo protocol: {getattr(data, 'name', '')}")
+    run.write_evaluation("eval", result, table)
+    return results, table, flat_metrics(result)
 
 
 def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dict[str, float]:
@@ -94,45 +122,26 @@ def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dic
     ``stop``: the command's :class:`SignalStop` (``None``: nothing stops the loop early).
     """
     seed_everything(cfg.seed)
-    configure_threads(cfg.trainer.get("threads"))
-    run = RunDir(run_dir)
-    phases = Phases()
     stop = stop or SignalStop()
-    trainer: Trainer = instantiate(cfg.trainer, checkpoints=run, seed=cfg.seed)  # checks trainer.*
-    config = OmegaConf.to_container(cfg, resolve=False)
-    resume, overwrite = bool(cfg.trainer.get("resume")), bool(cfg.get("overwrite"))
     main = is_main_process()  # under torchrun only rank 0 checks, logs and writes outputs
+    trainer: Trainer = instantiate(cfg.trainer, seed=cfg.seed)  # checks trainer.*
+    configure_threads(trainer.threads)
+    session = RunSession(RunDir(run_dir), OmegaConf.to_container(cfg, resolve=False),
+                         resume=trainer.resume, overwrite=bool(cfg.get("overwrite")),
+                         writer=main)  # fmt: skip
+    trainer.checkpoints = session  # the best state and the training state go to the run
     if main:  # before the graph is built: a refused folder costs nothing
-        run.check_start(config, resume=resume, overwrite=overwrite)
-
-    try:
-        phases.start("graph build", str(cfg.data.get("name", "")))
-        data = build_data(cfg.data)
-        model = instantiate(cfg.model, **model_arguments(data))
-        loss_fn = instantiate(cfg.loss)
-        # The one-off sparse products on the training GPU when it has room, else on the CPU.
-        device = resolve_device(cfg.trainer.get("device", "auto"))
-        prepare_on = preparation_device(device, input_tensors(model_inputs(data)))
-        inputs = model.prepare(**model_inputs(data, prepare_on))
-        log.info("model inputs prepared on %s", prepare_on)
-    except Interrupted as interrupted:
-        name = signal_name(interrupted.signum)
-        raise Interrupted(interrupted.signum, f"{name}: stopped while building the graph; "
-                          f"{run.path} is as it was") from None  # fmt: skip
-    target = data.target
-    log.info("graph: %s", metapath_summary(data))
-    log.info("model: %r", model)
-
-    if main:
-        run.start(config, task_overrides(), resume=resume, overwrite=overwrite,
-                  world_size=world_size())  # fmt: skip
-    tracker = instantiate(cfg.logger, dir=run.path, _recursive_=False,
-                          **({} if main else {"mode": "disabled"}))  # fmt: skip
-    try:
+        session.check_start()
+    phases = Phases()
+    with session.building():
+        data, model, loss_fn, inputs = build(cfg, trainer, phases)
+    store = data[data.target]
+    with session.training(trainer, stop, task_overrides(), world_size()) as run, \
+            instantiate(cfg.logger, dir=run.path, _recursive_=False,
+                        **({} if main else {"mode": "disabled"})) as tracker:  # fmt: skip
         tracker.config(OmegaConf.to_container(cfg, resolve=True))
         positives = positive_index(data)
         epoch_logger = EpochLogger(tracker, positives, **cfg.get("epoch_logging", {}))
-        store = data[target]
         phases.start("training")
         with stop.deferred():  # a signal now stops after the current step
             trainer.fit(model, loss_fn, inputs, positives, on_epoch=epoch_logger,
@@ -140,14 +149,11 @@ def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dic
             if hasattr(loss_fn, "workspace"):  # its N x N buffer is not needed for evaluation
                 loss_fn.workspace.release()
             if main and trainer.best_epoch:  # the best state's outputs
-                phases.start("embedding", f"{inputs.num_nodes} {target}s, both views")
-                schema, semantic, _ = embed(model, inputs, cfg.trainer.get("batch_size"))
+                phases.start("embedding", f"{inputs.num_nodes} {data.target}s, both views")
+                schema, semantic, _ = embed(model, inputs, trainer.batch_size)
                 embeddings = view_embeddings(schema, semantic)
                 phases.start("outputs and plots")
-                ids = getattr(store, "node_ids", None) or [str(i) for i in range(len(schema))]
-                paths = run.write_embeddings(embeddings, ids, getattr(store, "titles", None),
-                                             getattr(store, "dois", None))  # fmt: skip
-                history = run.write_history(epoch_logger.rows)
+                paths, history = write_outputs(run, store, embeddings, epoch_logger.rows)
         if trainer.stopped:
             if dist.is_initialized():
                 dist.barrier()  # the other ranks wait until rank 0 has written
@@ -163,51 +169,29 @@ def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dic
             plot_history(history, loss_plot, attention_plot, title=run.path.name)
         tracker.images({"plots/loss": run.loss_plot, "plots/attention": run.attention_plot})
 
-        # Evaluation: every view and the raw features on seeded few-label splits; the
-        # paper's protocol on the raw meta-path view when the data has its fixed splits.
         settings = ProtocolSettings.from_config(cfg.get("protocol"))
-        phases.start("evaluation", f"linear probe x {settings.repeats} splits, K-means, 4 views")
-        labels = store.y.numpy() if "y" in store else None
-        results = evaluate_embeddings(embeddings | {"features": store.x.numpy()}, labels,
-                                      settings, cfg.seed)  # fmt: skip
-        metrics = flatten(results) | {
-            "loss": trainer.best_loss,
-            "best_epoch": trainer.best_epoch,
-            "epochs": len(trainer.history),
-            "seconds_per_epoch": float(history["seconds"].mean()),
-        }
-        table = None
-        if has_splits(data):
-            phases.start("paper's protocol", f"{settings.repeats} probes per split")
-            result = evaluate_protocol(semantic, store.y, split_indices(data), settings, cfg.seed)
-            table = protocol_markdown(result, f"HeCo protocol: {getattr(data, 'name', '')}")
-            run.write_evaluation("eval", result, table)
-            metrics |= flat_metrics(result)
+        results, table, protocol = evaluate_run(data, embeddings, semantic, run, settings,
+                                                cfg.seed, phases)  # fmt: skip
+        metrics = (
+            flatten(results)
+            | {
+                "loss": trainer.best_loss,
+                "best_epoch": trainer.best_epoch,
+                "epochs": len(trainer.history),
+                "seconds_per_epoch": float(history["seconds"].mean()),
+            }
+            | protocol
+        )
         run.write_metrics(metrics)
-        run.finish("complete", epochs_done=trainer.state.epoch, best_epoch=trainer.best_epoch)
+        session.complete(trainer)
         tracker.summary(metrics)
         tracker.artifact(f"embeddings-{data.name}", [*paths, run.checkpoint])
         phases.stop()
         report_run(RunOutcome(
             run.path, len(trainer.history), trainer.max_epochs, trainer.best_epoch,
-            phases.seconds, results, settings, labels, has_splits(data), table,
+            phases.seconds, results, settings, labels(store), has_splits(data), table,
             latest=link_latest(run.path),
         ))  # fmt: skip
-    except Interrupted as interrupted:
-        if main:
-            with stop.deferred():
-                run.finish("interrupted", epochs_done=trainer.state.epoch,
-                           best_epoch=trainer.best_epoch)  # fmt: skip
-        raise Interrupted(interrupted.signum, stop_message(run, interrupted.signum, trainer)
-                          ) from None  # fmt: skip
-    except BaseException as error:
-        if main:
-            with stop.deferred():
-                run.finish("failed", error=f"{type(error).__name__}: {error}",
-                           epochs_done=trainer.state.epoch)  # fmt: skip
-        raise
-    finally:
-        tracker.finish()
     return metrics
 
 
@@ -215,7 +199,7 @@ def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dic
 def main(cfg: DictConfig) -> float | None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     quiet_other_ranks()
-    with command_errors(), SignalStop() as stop:
+    with SignalStop() as stop:
         metrics = train(cfg, run_dir, stop)
     if not is_main_process():  # torchrun: rank 0 reports the metric
         return None

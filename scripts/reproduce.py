@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from heco_pyg.runs.atomic import write_atomic
+from heco_pyg.core.atomic import write_atomic
 from heco_pyg.runs.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,13 +13,13 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
+from heco_pyg.core.runtime import preparation_device, resolve_device
 from heco_pyg.data import load_synthetic
 from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
 from heco_pyg.nn import HeCo, HeCoMean
 from heco_pyg.nn.sparse import Adjacency
 from heco_pyg.retrieval.search import exact_topk
 from heco_pyg.training.batches import PositiveIndex, positive_batches
-from heco_pyg.training.distributed import preparation_device, resolve_device
 from heco_pyg.training.embedding import embed
 from heco_pyg.training.loss import HeCoLoss
 from heco_pyg.training.trainer import Trainer

@@ -9,11 +9,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from heco_pyg.core.errors import RunError
 from heco_pyg.data import build_data
 from heco_pyg.evaluate import recommendation_task
 from heco_pyg.evaluation.tables import recommendation_markdown
-from heco_pyg.runs.errors import RunError
 from heco_pyg.runs.run_dir import RunDir
+from heco_pyg.runs.session import RunSession
 from tests.conftest import ROOT, TINY_SYNTHETIC, compose_config
 from tests.helpers.runs import TAMPERINGS, tamper
 
@@ -27,9 +28,9 @@ def _fake_run(tmp_path, overrides):
     data = build_data(cfg.data)
     x = torch.nn.functional.normalize(data["paper"].x, dim=1).numpy()
     run = RunDir(run_dir)
-    run.start(OmegaConf.to_container(cfg, resolve=False))
+    RunSession(run, OmegaConf.to_container(cfg, resolve=False)).start()
     run.write_embeddings({"schema": x, "semantic": x, "fused": x}, data["paper"].node_ids)
-    run.finish("complete")
+    RunSession(run).finish("complete")
     return run_dir
 
 
@@ -80,7 +81,7 @@ def test_command_line_selects_the_task_by_its_config(fake_run):
 
 
 def test_protocol_on_a_run_without_splits_says_so(fake_run):
-    from heco_pyg.data.graph import DataError
+    from heco_pyg.core.errors import DataError
     from heco_pyg.evaluate import protocol_task
 
     with pytest.raises(DataError, match="has no split masks .* cannot run"):

@@ -6,12 +6,12 @@ import pytest
 import torch
 from omegaconf import OmegaConf, open_dict
 
-from heco_pyg.data.graph import DataError, schema_edge_type
+from heco_pyg.cli.restore import load_run_graph
+from heco_pyg.core.errors import DataError, RunError
+from heco_pyg.data.graph import schema_edge_type
 from heco_pyg.recommend import format_results, recommend
 from heco_pyg.retrieval.catalog import Catalog, normalise_doi
 from heco_pyg.retrieval.search import faiss_available
-from heco_pyg.runs.errors import RunError
-from heco_pyg.runs.restore import load_run_graph
 from heco_pyg.train import train
 from tests.conftest import TINY_SYNTHETIC, compose_config
 from tests.helpers.runs import TAMPERINGS, tamper
@@ -141,7 +141,7 @@ def test_non_finite_embeddings_are_refused_at_load(run_dir):
         np.save(path, np.where(np.arange(len(original))[:, None] == 3, np.nan, original))
         # The manifest's checksum refuses the changed file first; a run cannot write
         # non-finite rows (RunDir refuses them at write time).
-        with pytest.raises(DataError, match=r"fused\.npy: "):
+        with pytest.raises(RunError, match=r"fused\.npy: "):
             recommend(_config(run_dir, "row=0"))
     finally:  # the run is shared by the module's tests
         np.save(path, original)

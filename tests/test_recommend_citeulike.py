@@ -10,9 +10,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf, open_dict
 
+from heco_pyg.cli.restore import load_run_graph
 from heco_pyg.recommend import format_results, recommend
 from heco_pyg.retrieval.coldstart import NewPaper, neighbour_lookup, neighbourhood_features
-from heco_pyg.runs.restore import load_run_graph
 from heco_pyg.train import train
 from tests.conftest import compose_config
 from tests.helpers.citeulike import write_release

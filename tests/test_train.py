@@ -17,9 +17,9 @@ import torch
 from omegaconf import OmegaConf, open_dict
 
 import heco_pyg.train
+from heco_pyg.core.errors import RunError
 from heco_pyg.evaluate import recommendation_task
 from heco_pyg.runs.document import write_report
-from heco_pyg.runs.errors import RunError
 from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.train import train
 from heco_pyg.training.interrupt import Interrupted, SignalStop

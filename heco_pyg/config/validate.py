@@ -15,10 +15,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from heco_pyg.config.schema import COMMANDS, PREPARATION, STRICT, Setting, data_settings
-
-
-class ConfigError(ValueError):
-    """A config value or key the commands cannot use; the message names the key."""
+from heco_pyg.core.errors import ConfigError
 
 
 def did_you_mean(key: str, known: Iterable[str]) -> str:

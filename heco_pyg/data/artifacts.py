@@ -33,7 +33,8 @@ import scipy.sparse as sp
 import torch
 from torch_geometric.data import HeteroData
 
-from heco_pyg.data.graph import DataError, build_graph, is_identity_features, schema_edge_type
+from heco_pyg.core.errors import DataError
+from heco_pyg.data.graph import build_graph, is_identity_features, schema_edge_type
 from heco_pyg.data.incidence import incidence
 
 log = logging.getLogger(__name__)

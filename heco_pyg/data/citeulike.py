@@ -36,7 +36,8 @@ import torch
 from torch_geometric.data import HeteroData
 from torch_geometric.utils import coalesce, to_undirected
 
-from heco_pyg.data.graph import DataError, build_graph
+from heco_pyg.core.errors import DataError
+from heco_pyg.data.graph import build_graph
 from heco_pyg.data.openalex.cache import GraphCache, cache_key, fingerprint_files
 from heco_pyg.data.openalex.features import TextFeaturiser
 
@@ -58,6 +59,8 @@ def verify_checksums(folder: Path) -> None:
         if len(parts) != 2 or len(parts[0]) != 64:
             raise DataError(f"{sums}:{number}: expected 'sha256  file', got {line[:80]!r}")
         expected, name = parts[0].lower(), parts[1].strip().lstrip("*")
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise DataError(f"{sums}:{number}: {name!r} is not a file name in the folder")
         file = folder / name
         if not file.is_file():
             raise DataError(f"{sums}:{number}: {file} is missing")

@@ -42,14 +42,11 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from heco_pyg.core.errors import DataError
 from heco_pyg.data.edge_files import store_adjacency
 
 SCHEMA_RELATION = "to"
 REVERSE_RELATION = "rev_to"
-
-
-class DataError(ValueError):
-    """Bad input data. The message names the file (or source) and the field."""
 
 
 def schema_edge_type(target: str, neighbour: str) -> tuple[str, str, str]:

@@ -23,10 +23,12 @@ import torch
 from torch_geometric.data import HeteroData
 from torch_geometric.utils import to_undirected
 
+from heco_pyg.core.errors import DataError
+from heco_pyg.core.phases import Phases
+from heco_pyg.core.progress import phase_bar
 from heco_pyg.data.edge_files import SymmetricEdgeWriter, open_edges
-from heco_pyg.data.graph import DataError, metapath_edge_type, schema_edge_type
+from heco_pyg.data.graph import metapath_edge_type, schema_edge_type
 from heco_pyg.data.incidence import incidence, row_of_entries, topk_counts_per_row
-from heco_pyg.data.phases import PhaseTimer, phase_bar
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +213,7 @@ class AddMetaPathCounts:
         self.workdir = workdir
 
     def _symmetric_edges(
-        self, name: str, pruned: sp.csr_matrix, timer: PhaseTimer
+        self, name: str, pruned: sp.csr_matrix, timer: Phases
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The meta-path's product, cut per row and symmetrised (max of the two counts)."""
         n = pruned.shape[0]
@@ -249,7 +251,7 @@ class AddMetaPathCounts:
         target = data.target
         n = data[target].num_nodes
         stats = dict(getattr(data, "metapath_stats", {}) or {})
-        timer = PhaseTimer()
+        timer = Phases()
         for name, neighbour in self.metapaths.items():
             start = time.perf_counter()
             if neighbour not in data.neighbour_types:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import Compose
 
-from heco_pyg.data.graph import DataError
+from heco_pyg.core.errors import DataError
 from heco_pyg.data.metapaths import AddMetaPathCounts
 from heco_pyg.data.positives import AddPositives
 

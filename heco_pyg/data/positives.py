@@ -16,10 +16,11 @@ import scipy.sparse as sp
 import torch
 from torch_geometric.data import HeteroData
 
+from heco_pyg.core.errors import DataError
+from heco_pyg.core.phases import Phases
 from heco_pyg.data.edge_files import EdgeFile
-from heco_pyg.data.graph import DataError, metapath_edges
+from heco_pyg.data.graph import metapath_edges
 from heco_pyg.data.incidence import row_of_entries, topk_per_csr_row, topk_per_row
-from heco_pyg.data.phases import PhaseTimer
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class AddPositives:
         if not data.metapaths:
             raise DataError("positives need meta-paths: add them first")
         data = copy.copy(data)
-        timer = PhaseTimer()
+        timer = Phases()
         n = data[data.target].num_nodes
         device = data[data.target].x.device if "x" in data[data.target] else "cpu"
         with timer.phase("positives", n):

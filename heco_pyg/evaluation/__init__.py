@@ -2,12 +2,10 @@
 protocol and held-out citation recommendation. Metrics only: no file is read or written
 here (a run's folder belongs to :mod:`heco_pyg.runs`)."""
 
-from __future__ import annotations
-
-import numpy as np
-
+from heco_pyg.evaluation.clustering import clustering_scores
 from heco_pyg.evaluation.diagnostics import collapse_diagnostics
-from heco_pyg.evaluation.probe import ProtocolSettings, clustering_scores, probe_f1
+from heco_pyg.evaluation.embeddings import evaluate_embeddings
+from heco_pyg.evaluation.probe import ProtocolSettings, probe_f1
 
 __all__ = [
     "ProtocolSettings",
@@ -16,22 +14,3 @@ __all__ = [
     "evaluate_embeddings",
     "probe_f1",
 ]
-
-
-def evaluate_embeddings(
-    embeddings: dict[str, np.ndarray],
-    labels: np.ndarray | None,
-    settings: ProtocolSettings | None = None,
-    seed: int = 0,
-) -> dict[str, dict[str, float]]:
-    """``{view: {metric: value}}``: collapse diagnostics always; the linear probe on seeded
-    few-label splits and K-means clustering when there are labels (at least two classes)."""
-    settings = settings or ProtocolSettings()
-    results = {}
-    has_labels = labels is not None and len(np.unique(labels[labels >= 0])) >= 2
-    for view, z in embeddings.items():
-        results[view] = collapse_diagnostics(z)
-        if has_labels:
-            results[view] |= probe_f1(z, labels, settings, seed)
-            results[view] |= clustering_scores(z, labels, settings.clustering_runs, seed)
-    return results

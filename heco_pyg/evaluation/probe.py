@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from heco_pyg.evaluation.splits import few_label_splits
+
 log = logging.getLogger(__name__)
 
 
@@ -195,46 +197,6 @@ def linear_probe(
     return {"macro_f1": best.test_macro.numpy(), "micro_f1": best.test_micro.numpy(), "auc": auc}
 
 
-def labels_per_class(labels: np.ndarray, per_class: int) -> dict[int, int]:
-    """``{class: training (and validation) labels used}``: ``per_class``, or fewer for a
-    class too small to keep a test paper (``(n - 1) // 2``); classes with fewer than three
-    labelled papers are left out. Logs a warning naming the classes it shrank or dropped."""
-    classes, counts = np.unique(labels[labels >= 0], return_counts=True)
-    used = {int(c): min(per_class, (int(n) - 1) // 2) for c, n in zip(classes, counts, strict=True)}
-    short = {c: k for c, k in used.items() if k < per_class}
-    if short:
-        log.warning("probe: %d of %d classes have fewer than %d labelled papers; they use "
-                    "%s labels each (0 = left out)", len(short), len(used), 2 * per_class + 1,
-                    short)  # fmt: skip
-    return {c: k for c, k in used.items() if k >= 1}
-
-
-def few_label_splits(
-    labels: np.ndarray, per_class: int, repeats: int, seed: int = 0
-) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Seeded (train, val, test) index splits: ``per_class`` training and ``per_class``
-    validation nodes of each class (fewer for small classes, see
-    :func:`labels_per_class`), every other labelled node of those classes for testing.
-    Unlabelled nodes (``-1``) are never used. No splits (``[]``) when fewer than two
-    classes can be probed."""
-    rng = np.random.default_rng(seed)
-    used = labels_per_class(labels, per_class)
-    if len(used) < 2:
-        return []
-    labelled = np.flatnonzero(np.isin(labels, list(used)))
-    splits = []
-    for _ in range(repeats):
-        train, val = [], []
-        for c in np.unique(labels[labelled]):
-            k = used[int(c)]
-            members = rng.permutation(labelled[labels[labelled] == c])
-            train.append(members[:k])
-            val.append(members[k : 2 * k])
-        train, val = np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
-        splits.append((train, val, np.setdiff1d(labelled, np.concatenate([train, val]))))
-    return splits
-
-
 def masked_f1_scores(
     predicted: Tensor, labels: Tensor, mask: Tensor, num_classes: int
 ) -> tuple[Tensor, Tensor]:
@@ -355,21 +317,3 @@ def probe_f1(
         summary[metric] = float(np.mean(values))
         summary[f"{metric}_std"] = float(np.std(values))
     return summary
-
-
-def clustering_scores(
-    z: np.ndarray, labels: np.ndarray, runs: int = 10, seed: int = 0
-) -> dict[str, float]:
-    """K-means (K = number of classes) NMI and ARI on the labelled nodes, mean over runs."""
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
-
-    labelled = labels >= 0
-    z, labels = z[labelled], labels[labelled]
-    k = len(np.unique(labels))
-    nmi, ari = [], []
-    for run in range(runs):
-        predicted = KMeans(n_clusters=k, n_init=1, random_state=seed + run).fit_predict(z)
-        nmi.append(normalized_mutual_info_score(labels, predicted))
-        ari.append(adjusted_rand_score(labels, predicted))
-    return {"nmi": float(np.mean(nmi)), "ari": float(np.mean(ari))}

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from heco_pyg.evaluation.probe import ProtocolSettings, clustering_scores, linear_probe
+from heco_pyg.evaluation.clustering import clustering_scores
+from heco_pyg.evaluation.probe import ProtocolSettings, linear_probe
 
 METRICS = ("macro_f1", "micro_f1", "auc")
 METRIC_NAMES = {"macro_f1": "Macro-F1", "micro_f1": "Micro-F1", "auc": "AUC"}

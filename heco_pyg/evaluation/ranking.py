@@ -15,13 +15,22 @@
   - ``nDCG`` over the whole candidate list (binary gains, no cut-off).
 
 Equal scores rank in item order (a stable sort); the *cite* protocol shuffles its
-candidates, so its ties break at random.
+candidates, so its ties break at random. :func:`mask_out` (leaving items out of a ranking)
+is shared with the search (:mod:`heco_pyg.retrieval.search`).
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
+
+
+def mask_out(score: Tensor, exclude: Tensor) -> None:
+    """Sets ``score[b, exclude[b]] = -inf`` in place where ``exclude[b] >= 0``."""
+    batch = torch.nonzero(exclude >= 0).view(-1)
+    score[batch, exclude[batch]] = -math.inf
 
 
 def _discount(ranks: Tensor) -> Tensor:

@@ -39,8 +39,7 @@ from heco_pyg.evaluation.queries import (
     citation_edges,
     split_queries,
 )
-from heco_pyg.evaluation.ranking import candidate_metrics, full_ranking_metrics
-from heco_pyg.retrieval.search import mask_out
+from heco_pyg.evaluation.ranking import candidate_metrics, full_ranking_metrics, mask_out
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from heco_pyg.data.graph import DataError
+from heco_pyg.core.errors import DataError
 
 OPENALEX_PREFIX = "https://openalex.org/"
 

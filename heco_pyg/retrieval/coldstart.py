@@ -38,8 +38,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from heco_pyg.data.graph import DataError
-from heco_pyg.nn.heco import GraphInputs, HeCo
+from heco_pyg.core.errors import DataError
+from heco_pyg.nn.containers import GraphInputs
+from heco_pyg.nn.heco import HeCo
 from heco_pyg.nn.sparse import Adjacency
 from heco_pyg.retrieval.catalog import normalise_id
 

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from heco_pyg.runs.atomic import atomic_path, write_atomic
+from heco_pyg.core.atomic import atomic_path, write_atomic
+from heco_pyg.evaluation.ranking import mask_out
 
 #: Below this many vectors a faiss index is flat (exhaustive): clustering would not pay.
 FLAT_LIMIT = 10_000
@@ -63,10 +64,13 @@ def exact_topk(
     return torch.cat(scores), torch.cat(rows)
 
 
-def mask_out(score: Tensor, exclude: Tensor) -> None:
-    """Sets ``score[b, exclude[b]] = -inf`` in place where ``exclude[b] >= 0``."""
-    batch = torch.nonzero(exclude >= 0).view(-1)
-    score[batch, exclude[batch]] = -math.inf
+def search(
+    corpus: Tensor, queries: Tensor, k: int, exclude: Tensor, index=None, batch_size: int = 1024
+) -> tuple[Tensor, Tensor]:
+    """Top-k by the faiss ``index`` when given, else exact (:func:`exact_topk`)."""
+    if index is not None:
+        return index.search(queries, k, exclude)
+    return exact_topk(corpus, queries, k, exclude, batch_size)
 
 
 def _faiss():

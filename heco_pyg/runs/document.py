@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from heco_pyg.runs.atomic import write_atomic
-from heco_pyg.runs.errors import RunError
+from heco_pyg.core.atomic import write_atomic
+from heco_pyg.core.errors import RunError
 from heco_pyg.runs.plots import plot_run, plot_sweep, plt
 from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.runs.sweep import markdown_table, override_keys, swept_keys, write_summary

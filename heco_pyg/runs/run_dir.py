@@ -1,34 +1,17 @@
-"""A training run's folder: the only code that knows its file names and formats, and the
-only writer of its manifest.
-
-Everything a run writes goes through :class:`RunDir`, and every reader (evaluate,
-recommend, report, sweep summaries, cold start) reads through it::
-
-    R/
-      run.json                             the manifest: status, config, code, times, files
-      .hydra/config.yaml, overrides.yaml   Hydra's saved config
-      checkpoint.pt                        the best model state ({"epoch", "loss", "model"})
-      last.pt                              the latest training state (resume from it)
-      embeddings/{schema,semantic,fused}.npy, ids.csv
-      papers.csv                           paper_id, title, doi (when the graph knows them)
-      history.csv                          one row per epoch
-      metrics.json                         the end-of-training evaluation (strict JSON)
-      eval.json, eval.md                   the paper's protocol (``heco_pyg.evaluate``)
-      recommend_eval.json, recommend_eval.md  held-out citations (``task=recommend``)
-      loss.png, attention.png              training curves (:mod:`heco_pyg.runs.plots`)
-      index/                               faiss indexes built by ``heco_pyg.recommend``
-      wandb/                               the offline wandb run
-      previous/<started>/                  a run moved aside by ``overwrite=true``
+"""A training run's folder, read and written: every output goes through :class:`RunDir`
+(the file names: :class:`~heco_pyg.runs.run_files.RunFiles`; the run's life, from claiming
+the folder to sealing the manifest: :class:`~heco_pyg.runs.session.RunSession`), and every
+reader (evaluate, recommend, report, sweep summaries, cold start) reads through it.
 
 **The manifest.** ``run.json`` says whether the run is ``running``, ``complete``,
 ``interrupted`` (stopped by a signal; its outputs are the best state's) or ``failed`` (with
 the error's line), and holds the config (and its SHA-256), the package version, the git
 commit, start and end times, the epochs done, and each output file's size and SHA-256.
 Readers accept a ``complete`` or ``interrupted`` run whose files match the manifest and
-refuse anything else with one line (:class:`~heco_pyg.runs.errors.RunError`) saying what
+refuse anything else with one line (:class:`~heco_pyg.core.errors.RunError`) saying what
 is wrong and what to run.
 
-**Writes** are atomic (:mod:`heco_pyg.runs.atomic`): a temporary file in the same folder,
+**Writes** are atomic (:mod:`heco_pyg.core.atomic`): a temporary file in the same folder,
 fsync, ``os.replace``. The embeddings, their ids and ``papers.csv`` are staged together and
 renamed into place as one set, and the manifest is written last, so a reader never sees a
 mix of two runs.
@@ -38,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -49,8 +31,7 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from heco_pyg.runs.atomic import (
-    FileStamp,
+from heco_pyg.core.atomic import (
     atomic_path,
     dumps_strict,
     file_stamp,
@@ -61,313 +42,24 @@ from heco_pyg.runs.atomic import (
     write_atomic,
     write_bytes,
 )
-from heco_pyg.runs.errors import RunError
+from heco_pyg.core.errors import RunError
 from heco_pyg.runs.manifest import (
-    FORMAT,
     READABLE,
-    config_differences,
-    config_hash,
-    git_commit,
     is_alive,
-    now,
-    package_version,
-    process,
-    train_command,
 )
-from heco_pyg.training.embedding import VIEWS
+from heco_pyg.runs.run_files import EVALUATIONS, RunFiles
 
 log = logging.getLogger(__name__)
 
 __all__ = ["RunDir", "RunError", "write_atomic"]
 
-#: The files a run's manifest describes (relative to the run folder), when present.
-OUTPUTS = (
-    *(f"embeddings/{view}.npy" for view in VIEWS),
-    "embeddings/ids.csv", "papers.csv", "history.csv", "metrics.json", "checkpoint.pt",
-    "last.pt", "eval.json", "eval.md", "recommend_eval.json", "recommend_eval.md",
-    "loss.png", "attention.png",
-)  # fmt: skip
-#: Names whose presence means the folder holds a run.
-RUN_MARKERS = ("run.json", "checkpoint.pt", "last.pt", "embeddings", "history.csv",
-               "metrics.json")  # fmt: skip
-EVALUATIONS = ("eval", "recommend_eval")
 
-
-class RunDir:
-    """The folder of one training run (Hydra's run dir).
+class RunDir(RunFiles):
+    """The folder of one training run (Hydra's run dir): checked reads and staged writes.
 
     Args:
         path: the folder; it need not exist yet for writing.
     """
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        self._stamps: dict[str, tuple[int, int, FileStamp]] = {}  # written by this process
-        self._checked: dict[str, tuple[int, int]] = {}  # verified against the manifest
-
-    # The file names, in one place.
-    @property
-    def manifest_path(self) -> Path:
-        return self.path / "run.json"
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.path / "checkpoint.pt"
-
-    @property
-    def last_checkpoint(self) -> Path:
-        return self.path / "last.pt"
-
-    @property
-    def embeddings_dir(self) -> Path:
-        return self.path / "embeddings"
-
-    def embedding_path(self, view: str) -> Path:
-        if view not in VIEWS:
-            raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
-        return self.embeddings_dir / f"{view}.npy"
-
-    @property
-    def ids_path(self) -> Path:
-        return self.embeddings_dir / "ids.csv"
-
-    @property
-    def papers_path(self) -> Path:
-        return self.path / "papers.csv"
-
-    @property
-    def history_path(self) -> Path:
-        return self.path / "history.csv"
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.path / "metrics.json"
-
-    @property
-    def config_path(self) -> Path:
-        return self.path / ".hydra" / "config.yaml"
-
-    @property
-    def overrides_path(self) -> Path:
-        return self.path / ".hydra" / "overrides.yaml"
-
-    @property
-    def index_dir(self) -> Path:
-        return self.path / "index"
-
-    @property
-    def loss_plot(self) -> Path:
-        return self.path / "loss.png"
-
-    @property
-    def attention_plot(self) -> Path:
-        return self.path / "attention.png"
-
-    @property
-    def previous_dir(self) -> Path:
-        return self.path / "previous"
-
-    def report_path(self, format: str) -> Path:
-        return self.path / f"report.{format}"
-
-    def _name(self, path: Path) -> str:
-        return path.relative_to(self.path).as_posix()
-
-    def _remember(self, path: Path, stamp: FileStamp) -> None:
-        stat = path.stat()
-        self._stamps[self._name(path)] = (stat.st_size, stat.st_mtime_ns, stamp)
-
-    def _stamp(self, path: Path) -> FileStamp:
-        """Size and SHA-256 of a run file: remembered from the write when unchanged since."""
-        stat = path.stat()
-        cached = self._stamps.get(self._name(path))
-        if cached and cached[:2] == (stat.st_size, stat.st_mtime_ns):
-            return cached[2]
-        return file_stamp(path)
-
-    # The run's life: claim the folder, record progress, seal it.
-    def holds_run(self) -> bool:
-        return any((self.path / name).exists() for name in RUN_MARKERS)
-
-    def check_start(self, config: Mapping, *, resume: bool = False, overwrite: bool = False
-                    ) -> None:  # fmt: skip
-        """Refuses to train into a folder that holds a run, unless ``resume`` (the config
-        must then be the run's, but for :data:`~heco_pyg.runs.manifest.RESUMABLE_KEYS`) or
-        ``overwrite``. Writes nothing but, on a refusal, the run's own ``.hydra`` files back
-        (Hydra has already replaced them with the refused command's)."""
-        if resume and overwrite:
-            raise RunError("trainer.resume=true and overwrite=true: choose one")
-        if not self.holds_run():
-            return  # a new run (resume=true in an empty folder starts one)
-        manifest = self._manifest_or_none()
-        if manifest is not None and manifest.get("status") == "running" and is_alive(manifest):
-            self._restore_hydra(manifest)
-            raise RunError(
-                f"{self.path}: another process (pid {manifest['pid']} on {manifest['host']}) "
-                "is training into this folder; wait for it, or choose another hydra.run.dir"
-            )
-        if overwrite:
-            return
-        if manifest is None:
-            raise RunError(
-                f"{self.path} holds the outputs of a run without run.json (one from before "
-                "run manifests, or not a training run): move them away, choose another "
-                "hydra.run.dir, or set overwrite=true to move them into "
-                f"{self.previous_dir}/"
-            )
-        if not resume:
-            self._restore_hydra(manifest)
-            raise RunError(
-                f"{self.path} already holds a run ({self._describe(manifest)}): continue it "
-                "with trainer.resume=true, start over with overwrite=true (its outputs move "
-                f"to {self.previous_dir}/), or choose another hydra.run.dir"
-            )
-        differences = config_differences(manifest.get("config") or {}, config)
-        if differences:
-            self._restore_hydra(manifest)
-            raise RunError(
-                f"{self.path}: trainer.resume=true needs the config the run started with, "
-                f"but {'; '.join(differences)} (only trainer.max_epochs may change)"
-            )
-
-    def start(self, config: Mapping, overrides: Sequence[str] = (), *, resume: bool = False,
-              overwrite: bool = False, world_size: int = 1) -> dict:  # fmt: skip
-        """Claims the folder for a run with ``config`` (the saved, unresolved config):
-        ``overwrite`` first moves a previous run's outputs to ``previous/<its start>/``;
-        then writes the manifest with status ``running``."""
-        self.check_start(config, resume=resume, overwrite=overwrite)
-        self.path.mkdir(parents=True, exist_ok=True)
-        previous = self._manifest_or_none()
-        if overwrite and self.holds_run():
-            self._move_aside(previous)
-            previous = None
-        started = now()
-        continuing = resume and previous is not None
-        manifest = {
-            "format": FORMAT,
-            "status": "running",
-            "error": None,
-            "overrides": list(overrides),
-            "config_hash": config_hash(config),
-            "package_version": package_version(),
-            "git_commit": git_commit(),
-            **process(),
-            "world_size": int(world_size),
-            "started": previous["started"] if continuing else started,
-            "resumed": [*previous.get("resumed", []), started] if continuing else [],
-            "ended": None,
-            "epochs_done": int(previous.get("epochs_done", 0)) if continuing else 0,
-            "best_epoch": previous.get("best_epoch") if continuing else None,
-            "rows": None,
-            "files": {},
-            "config": dict(config),
-        }
-        self._write_manifest(manifest)
-        return manifest
-
-    def progress(self, epochs_done: int, best_epoch: int | None = None) -> None:
-        """Records the epochs a saved training state holds (a killed run says how far it
-        got)."""
-        manifest = self._manifest_or_none()
-        if manifest is None:
-            return
-        manifest["epochs_done"], manifest["best_epoch"] = int(epochs_done), best_epoch
-        self._write_manifest(manifest)
-
-    def finish(self, status: str, *, epochs_done: int | None = None,
-               best_epoch: int | None = None, error: str | None = None) -> dict:  # fmt: skip
-        """Seals the run: ``status`` (``complete``, ``interrupted`` or ``failed`` with the
-        ``error`` line), the end time, and each output file's size and SHA-256."""
-        if status not in ("complete", "interrupted", "failed"):
-            raise ValueError(f"cannot finish a run as {status!r}")
-        manifest = self._manifest_or_none() or {"format": FORMAT, "config": None}
-        files = {name: self._stamp(self.path / name).as_dict() for name in OUTPUTS
-                 if (self.path / name).is_file()}  # fmt: skip
-        manifest |= {
-            "status": status,
-            "error": error.strip().splitlines()[0] if error and error.strip() else None,
-            "ended": now(),
-            "files": files,
-            "rows": self._count_rows() if "embeddings/ids.csv" in files else None,
-        }
-        if epochs_done is not None:
-            manifest["epochs_done"] = int(epochs_done)
-        if best_epoch is not None:
-            manifest["best_epoch"] = int(best_epoch)
-        self._write_manifest(manifest)
-        return manifest
-
-    def _count_rows(self) -> int:
-        return len(pd.read_csv(self.ids_path, dtype=str, keep_default_na=False))
-
-    def _write_manifest(self, manifest: Mapping) -> None:
-        write_atomic(self.manifest_path, dumps_strict(manifest, indent=2) + "\n")
-
-    def _manifest_or_none(self) -> dict | None:
-        if not self.manifest_path.is_file():
-            return None
-        return self.manifest()
-
-    @staticmethod
-    def _describe(manifest: Mapping) -> str:
-        text = f"{manifest.get('status')}, started {manifest.get('started')}"
-        return text + f", {manifest.get('epochs_done', 0)} epochs"
-
-    def _restore_hydra(self, manifest: Mapping | None, folder: Path | None = None) -> None:
-        """Writes the run's ``.hydra/config.yaml`` and ``overrides.yaml`` from its
-        manifest (into ``folder``, default: the run's own ``.hydra`` when Hydra made one)."""
-        if not manifest or manifest.get("config") is None:
-            return
-        folder = folder or self.config_path.parent
-        if folder == self.config_path.parent and not folder.is_dir():
-            return
-        write_atomic(folder / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(
-            manifest["config"])))  # fmt: skip
-        write_atomic(folder / "overrides.yaml", OmegaConf.to_yaml(OmegaConf.create(
-            list(manifest.get("overrides", [])))))  # fmt: skip
-
-    def _move_aside(self, manifest: Mapping | None) -> Path:
-        """Moves every output of the run here (all but ``.hydra``, Hydra's log and
-        ``previous/``) into ``previous/<its start time>/``, with its ``.hydra`` files."""
-        stamp = re.sub(r"[^0-9A-Za-z]+", "-", str((manifest or {}).get("started") or now()))
-        target = self.previous_dir / stamp.strip("-")
-        suffix = 1
-        while target.exists():
-            suffix += 1
-            target = self.previous_dir / f"{stamp.strip('-')}-{suffix}"
-        target.mkdir(parents=True)
-        for entry in sorted(self.path.iterdir()):
-            if entry.name in (".hydra", self.previous_dir.name) or entry.suffix == ".log":
-                continue
-            os.rename(entry, target / entry.name)
-        self._restore_hydra(manifest, target / ".hydra")
-        fsync_dir(self.path)
-        self._stamps.clear()
-        log.warning("overwrite=true: the previous run's outputs moved to %s", target)
-        return target
-
-    # Readers: every read checks the manifest first.
-    def manifest(self) -> dict:
-        """``run.json`` (strict JSON)."""
-        if not self.manifest_path.is_file():
-            raise RunError(
-                f"{self.path}: no run.json, so not a training run of this heco_pyg (or one "
-                "trained before run manifests); train it again: python -m heco_pyg.train ... "
-                f"hydra.run.dir={self.path} overwrite=true"
-            )
-        return loads_strict(self.manifest_path.read_text(), str(self.manifest_path), RunError)
-
-    def status(self) -> str:
-        """The manifest's status, or ``missing`` without one."""
-        try:
-            return str(self.manifest().get("status"))
-        except RunError:
-            return "missing"
-
-    def resume_command(self, manifest: Mapping | None = None) -> str:
-        manifest = manifest if manifest is not None else self.manifest()
-        return train_command(manifest.get("overrides") or [], self.path, True,
-                             int(manifest.get("world_size") or 1))  # fmt: skip
 
     def check(self) -> dict:
         """The manifest of a readable (``complete`` or ``interrupted``) run; otherwise
@@ -582,11 +274,11 @@ class RunDir:
         texts = (dumps_strict(dict(result), indent=2), table)
         for path, text in zip(paths, texts, strict=True):
             self._remember(path, write_bytes(path, text.encode()))
-        manifest = self._manifest_or_none()
+        manifest = self.manifest_or_none()
         if manifest is not None and manifest.get("status") in READABLE:
             files = manifest.setdefault("files", {})
-            files |= {self._name(p): self._stamp(p).as_dict() for p in paths}
-            self._write_manifest(manifest)
+            files |= {self._name(p): self.stamp(p).as_dict() for p in paths}
+            self.write_manifest(manifest)
         return paths
 
     def save_best(self, state: Mapping[str, Any]) -> None:
@@ -596,8 +288,6 @@ class RunDir:
     def save_last(self, state: Mapping[str, Any]) -> None:
         """``last.pt``: the latest training state (what ``trainer.resume=true`` loads)."""
         self._remember(self.last_checkpoint, save_torch(self.last_checkpoint, dict(state)))
-        loop = state.get("loop") or {}
-        self.progress(loop.get("epoch", 0), loop.get("best_epoch"))
 
     def last_state(self) -> dict | None:
         """The latest training state, or None when the run saved none yet."""
@@ -612,18 +302,3 @@ class RunDir:
     def figure_path(self, path: Path):
         """A temporary path for a figure, renamed to ``path`` when written (``with``)."""
         return atomic_path(path)
-
-    @classmethod
-    def in_sweep(cls, sweep_dir: str | os.PathLike) -> list[RunDir]:
-        """The run folders of a sweep dir (those with Hydra's ``overrides.yaml``), in job
-        order (numbered folders first, by number)."""
-        found = [p.parents[1] for p in Path(sweep_dir).glob("*/.hydra/overrides.yaml")]
-        found.sort(key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0,
-                                  p.name))  # fmt: skip
-        return [cls(p) for p in found]
-
-    def is_training_run(self) -> bool:
-        return self.manifest_path.is_file() or self.history_path.is_file()
-
-    def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({str(self.path)!r})"

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import textwrap
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from heco_pyg.core.phases import duration
 from heco_pyg.evaluation import ProtocolSettings
 from heco_pyg.evaluation.tables import format_table
 
@@ -28,43 +28,6 @@ WIDTH = 100
 
 #: Views whose probe scores are compared with the raw features' (the baseline).
 EMBEDDING_VIEWS = ("fused", "semantic", "schema")
-
-
-class Phases:
-    """A stopwatch with laps: wall time per phase, each announced in the log as it starts
-    and as it ends (one line each, whatever the terminal).
-
-    ``phases.start("graph build")`` ends the running phase (logging ``<phase>: 3.1 s``)
-    and starts the next; ``phases.stop()`` ends the last. :attr:`seconds` keeps the times
-    in order.
-    """
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._running: tuple[str, float] | None = None
-
-    def start(self, name: str, detail: str = "") -> None:
-        self.stop()
-        log.info("%s%s ...", name, f" ({detail})" if detail else "")
-        self._running = (name, time.perf_counter())
-
-    def stop(self) -> None:
-        if self._running is None:
-            return
-        name, started = self._running
-        self._running = None
-        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
-        log.info("%s: %s", name, duration(self.seconds[name]))
-
-
-def duration(seconds: float) -> str:
-    """``0.4 s``, ``12 s``, ``3 min 05 s``."""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest:02d} s"
 
 
 @dataclass

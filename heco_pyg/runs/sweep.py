@@ -35,8 +35,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from heco_pyg.runs.atomic import atomic_path, write_atomic
-from heco_pyg.runs.errors import RunError
+from heco_pyg.core.atomic import atomic_path, write_atomic
+from heco_pyg.core.errors import RunError
 from heco_pyg.runs.manifest import READABLE
 from heco_pyg.runs.run_dir import RunDir
 

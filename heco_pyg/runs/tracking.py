@@ -7,9 +7,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import wandb
+from torch import Tensor
 
-from heco_pyg.data.secrets import redact
+from heco_pyg.core.secrets import redact
 
 
 class Tracker:
@@ -59,6 +61,13 @@ class Tracker:
     def log(self, values: Mapping[str, Any], step: int | None = None) -> None:
         self.run.log(dict(values), step=step)
 
+    def histogram(self, values: Tensor | np.ndarray, num_bins: int = 32) -> Any | None:
+        """A histogram of ``values`` to :meth:`log` (``None`` when disabled)."""
+        if self.mode == "disabled":
+            return None
+        values = values.flatten().numpy() if isinstance(values, Tensor) else np.ravel(values)
+        return wandb.Histogram(values, num_bins=num_bins)
+
     def summary(self, values: Mapping[str, Any]) -> None:
         for key, value in values.items():
             self.run.summary[key] = value
@@ -79,3 +88,9 @@ class Tracker:
 
     def finish(self) -> None:
         self.run.finish()
+
+    def __enter__(self) -> Tracker:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.finish()

@@ -115,3 +115,50 @@ class PositiveIndex:
 def batch_positives(positive_index: Tensor, index: Tensor, num_nodes: int) -> Tensor:
     """The positives among the nodes ``index``, as batch-local pairs (self always kept)."""
     return PositiveIndex(positive_index, num_nodes).batch(index)
+
+
+def rank_batches(
+    num_nodes: int,
+    epoch: int,
+    batch_size: int | None,
+    batch_positives: int = 0,
+    seed: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+    device: torch.device | str = "cpu",
+    positives: PositiveIndex | None = None,
+) -> list[Tensor | None]:
+    """This rank's batches of one epoch: a seeded global order, every rank's share
+    (``[None]``: the full batch).
+
+    ``positives`` (on the CPU) is needed when ``batch_positives > 0``."""
+    if batch_size is None or (batch_size >= num_nodes and world_size == 1):
+        return [None]
+    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    if batch_positives:
+        if positives is None:
+            raise ValueError("trainer.batch_positives > 0 needs the positive index")
+        batches = positive_batches(positives, batch_size, batch_positives, generator)
+    else:
+        batches = random_batches(num_nodes, batch_size, generator)
+    usable = len(batches) // world_size * world_size
+    if usable == 0:
+        raise ValueError(f"{len(batches)} batches cannot be shared by {world_size} ranks")
+    return [b.to(device) for b in batches[rank:usable:world_size]]
+
+
+def step_inputs(
+    index: Tensor | None,
+    host_positives: PositiveIndex,
+    positives: PositiveIndex,
+    device: torch.device,
+) -> tuple[Tensor | None, Tensor]:
+    """A step's batch and its batch-local positive pairs on the device. The pairs are cut
+    on the host, where the batch was drawn, and copied without waiting for the device
+    (pinned, non-blocking): a mini-batch step does not sync on its positives."""
+    if index is None:
+        return None, positives.all_pairs
+    pairs = host_positives.batch(index)
+    if device.type != "cuda":
+        return index.to(device), pairs.to(device)
+    return tuple(t.pin_memory().to(device, non_blocking=True) for t in (index, pairs))

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from heco_pyg.nn.heco import GraphInputs, HeCo, HeCoOutput
+from heco_pyg.nn.containers import GraphInputs, HeCoOutput
+from heco_pyg.nn.heco import HeCo
 
 #: The embedding views a run writes, in order.
 VIEWS = ("schema", "semantic", "fused")

@@ -12,9 +12,10 @@ The first epoch is always a logging epoch, so even short runs carry every series
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import torch.nn.functional as F
-import wandb
 from torch import Tensor
 
 from heco_pyg.evaluation.diagnostics import (
@@ -24,9 +25,17 @@ from heco_pyg.evaluation.diagnostics import (
     pair_alignment,
     uniformity,
 )
-from heco_pyg.nn.heco import HeCoOutput
-from heco_pyg.runs.tracking import Tracker
+from heco_pyg.nn.containers import HeCoOutput
 from heco_pyg.training.trainer import EpochRecord
+
+
+class Tracker(Protocol):
+    """What the logger needs of a tracker (:class:`heco_pyg.runs.tracking.Tracker`, the
+    wandb adapter, passed in by the command)."""
+
+    def log(self, values: Mapping[str, Any], step: int | None = None) -> None: ...
+
+    def histogram(self, values: Tensor, num_bins: int = 32) -> Any | None: ...
 
 
 def attention_entropy(weights: Tensor) -> float:
@@ -106,10 +115,9 @@ class EpochLogger:
             for node_type, weights in output.node_attention.items():
                 weights = weights.detach().float().cpu()
                 row[f"node_attention/{node_type}/entropy"] = attention_entropy(weights)
-                if self.tracker.mode != "disabled":
-                    histograms[f"node_attention/{node_type}"] = wandb.Histogram(
-                        weights.flatten().numpy(), num_bins=32
-                    )
+                histogram = self.tracker.histogram(weights, num_bins=32)
+                if histogram is not None:  # None: a disabled tracker
+                    histograms[f"node_attention/{node_type}"] = histogram
         if self._due(record.epoch, self.diagnostics_every):
             full_batch = output.schema.size(0) == self._num_indexed
             positives = self.positive_index if full_batch else None

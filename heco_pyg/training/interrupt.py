@@ -16,28 +16,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from heco_pyg.core.errors import Interrupted, signal_name
+
+__all__ = ["Interrupted", "SignalStop", "signal_name"]
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class Interrupted(BaseException):
-    """Training was stopped by a signal; ``exit_code`` is 128 + the signal number. A
-    ``BaseException``, like ``KeyboardInterrupt``: ``except Exception`` blocks (Hydra's
-    ``instantiate`` among them) let it through."""
-
-    def __init__(self, signum: int | None = None, message: str | None = None) -> None:
-        self.signum = int(signum) if signum is not None else int(signal.SIGINT)
-        super().__init__(message or f"interrupted by {signal_name(self.signum)}")
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum
-
-
-def signal_name(signum: int) -> str:
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
 
 
 class SignalStop:

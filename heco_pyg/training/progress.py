@@ -6,22 +6,17 @@ the log lines say what happened) and by rank 0 only under ``torchrun``."""
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Sequence
 
 from tqdm.auto import tqdm
 
-from heco_pyg.training.distributed import is_main_process
+from heco_pyg.core.progress import bars_enabled
+from heco_pyg.core.runtime import is_main_process
 
 log = logging.getLogger(__name__)
 
 #: No remaining-time estimate: with early stopping the last epoch is unknown.
 NO_ETA = "{desc}: {n_fmt} epochs [{elapsed}, {rate_fmt}{postfix}]"
-
-
-def bars_enabled(progress: bool) -> bool:
-    """Bars are drawn when asked for, on rank 0, on a terminal (tqdm writes to stderr)."""
-    return progress and is_main_process() and sys.stderr.isatty()
 
 
 def epoch_bar_format(max_epochs: int, patience: int) -> str | None:

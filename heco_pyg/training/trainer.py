@@ -15,24 +15,22 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from heco_pyg.nn.heco import GraphInputs, HeCo, HeCoOutput
-from heco_pyg.training.batches import PositiveIndex, positive_batches, random_batches
-from heco_pyg.training.distributed import (
-    configure_threads,
-    init_process_group,
-    is_main_process,
-    resolve_device,
-)
-from heco_pyg.training.loss import HeCoLoss, LossParts
+from heco_pyg.core.runtime import configure_threads, is_main_process, resolve_device
+from heco_pyg.nn.containers import GraphInputs, HeCoOutput
+from heco_pyg.nn.heco import HeCo
+from heco_pyg.training import checkpoint
+from heco_pyg.training.batches import PositiveIndex, rank_batches, step_inputs
+from heco_pyg.training.distributed import join_process_group
+from heco_pyg.training.loss import HeCoLoss
+from heco_pyg.training.objective import Objective, attention_values
+from heco_pyg.training.optimizers import make_optimizers
 from heco_pyg.training.progress import epoch_bar, log_stop, step_bar
 from heco_pyg.training.state import (
-    PER_RANK,
-    STATE_FORMAT,
     CheckpointStore,
     EpochRecord,
     TrainingState,
-    rng_state,
     set_rng_state,
+    weights_copy,
 )
 from heco_pyg.training.stopping import EarlyStopping, WeightAverage
 
@@ -43,42 +41,6 @@ log = logging.getLogger(__name__)
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or inf; the last good checkpoint is kept."""
-
-
-def attention_values(output: HeCoOutput) -> dict[str, float]:
-    """Type-level and semantic attention weights as ``{"attention/type/author": w, ...}``."""
-    values = {f"attention/type/{k}": v for k, v in output.type_attention.items()}
-    values |= {f"attention/semantic/{k}": v for k, v in output.semantic_attention.items()}
-    return {k: float(v) for k, v in values.items()}
-
-
-def weights_copy(state: dict[str, Tensor]) -> dict[str, Tensor]:
-    """A copy of a state dict (its metadata kept): one ``clone`` per tensor, ~6x faster
-    than ``copy.deepcopy`` (the best weights are copied at most epochs)."""
-    copied = type(state)((name, value.clone()) for name, value in state.items())
-    if hasattr(state, "_metadata"):  # an OrderedDict from state_dict()
-        copied._metadata = state._metadata
-    return copied
-
-
-def sparse_tables(model: nn.Module) -> list[nn.Parameter]:
-    """The weights of embedding tables with sparse gradients (``model.sparse_embeddings``)."""
-    return [m.weight for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse]
-
-
-class Objective(nn.Module):
-    """Model + loss as one module, so that DistributedDataParallel sees the whole step."""
-
-    def __init__(self, model: HeCo, loss_fn: HeCoLoss) -> None:
-        super().__init__()
-        self.model, self.loss_fn = model, loss_fn
-
-    def forward(
-        self, inputs: GraphInputs, index: Tensor | None, pairs: Tensor
-    ) -> tuple[LossParts, HeCoOutput]:
-        output = self.model(inputs, index)
-        head = self.model.head
-        return self.loss_fn(head(output.semantic), head(output.schema), pairs), output
 
 
 class Trainer:
@@ -108,10 +70,10 @@ class Trainer:
         gradient_clip: max gradient norm of the dense parameters (``None``: no clipping).
         device: ``auto``, ``cpu`` or ``cuda``.
         threads: torch intra-op threads: ``auto`` (the CPUs other jobs leave free,
-            :func:`heco_pyg.training.distributed.auto_threads`), an int, or ``None``
+            :func:`heco_pyg.core.runtime.auto_threads`), an int, or ``None``
             (torch's default).
         checkpoints: where the best model and the training state are saved
-            (:class:`CheckpointStore`, e.g. the run's ``RunDir``; ``None``: in memory only).
+            (:class:`CheckpointStore`, e.g. the run's ``RunSession``; ``None``: in memory only).
             The best model is written with the training state when it changed since the
             last write (not at every improvement: on a slowly improving loss that was most
             epochs' writes), so the two saved files always agree.
@@ -198,74 +160,22 @@ class Trainer:
     def best_loss(self) -> float:
         return self.state.best_loss
 
-    def _backend(self) -> str:
-        if dist.is_initialized():
-            return dist.get_backend()
-        if self.backend == "auto":
-            return "nccl" if self.device.type == "cuda" else "gloo"
-        return self.backend
-
-    def _setup_distributed(self, model: nn.Module) -> None:
-        if self._backend() == "nccl" and sparse_tables(model):
-            raise ValueError(
-                "trainer=ddp with the nccl backend cannot all-reduce the sparse gradients of "
-                "model.sparse_embeddings=true (NCCL has no sparse all-reduce); set "
-                "model.sparse_embeddings=false (dense gradients for the embedding tables) or "
-                "trainer.backend=gloo"
-            )
-        self.rank, self.world_size, self.device = init_process_group(self._backend(), self.device)
-
     def make_optimizers(self, model: nn.Module) -> list[torch.optim.Optimizer]:
-        """Adam(W) for the dense parameters; SparseAdam for sparse embedding tables.
+        """:func:`heco_pyg.training.optimizers.make_optimizers` with this trainer's settings."""
+        return make_optimizers(model, self.optimizer_name, self.lr, self.weight_decay)
 
-        Adam(W) is the fused kernel: one pass over all parameters (on the CPU 8x faster than
-        torch's per-parameter loop there, ~4 ms per step of the default run)."""
-        sparse = sparse_tables(model)
-        dense = [p for p in model.parameters() if all(p is not q for q in sparse)]
-        optimizer = torch.optim.AdamW if self.optimizer_name == "adamw" else torch.optim.Adam
-        optimizers = [optimizer(dense, lr=self.lr, weight_decay=self.weight_decay, fused=True)]
-        if sparse:
-            optimizers.append(torch.optim.SparseAdam(sparse, lr=self.lr))
-        return optimizers
+    def batches(
+        self, num_nodes: int, epoch: int, positives: PositiveIndex | None = None
+    ) -> list[Tensor | None]:
+        """This rank's batches of one epoch (:func:`heco_pyg.training.batches.rank_batches`)."""
+        return rank_batches(num_nodes, epoch, self.batch_size, self.batch_positives, self.seed,
+                            self.rank, self.world_size, self.device, positives)  # fmt: skip
 
     @staticmethod
     def _snapshot_if_best(model: nn.Module, loss: Tensor, stopping: EarlyStopping) -> dict | None:
         if stopping.improves(float(loss.detach())):
             return weights_copy(model.state_dict())
         return None
-
-    def batches(
-        self, num_nodes: int, epoch: int, positives: PositiveIndex | None = None
-    ) -> list[Tensor | None]:
-        """This rank's batches of one epoch: a seeded global order, every rank's share.
-
-        ``positives`` (on the CPU) is needed when ``batch_positives > 0``."""
-        if self.batch_size is None or (self.batch_size >= num_nodes and self.world_size == 1):
-            return [None]
-        generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
-        if self.batch_positives:
-            if positives is None:
-                raise ValueError("trainer.batch_positives > 0 needs the positive index")
-            batches = positive_batches(positives, self.batch_size, self.batch_positives, generator)
-        else:
-            batches = random_batches(num_nodes, self.batch_size, generator)
-        usable = len(batches) // self.world_size * self.world_size
-        if usable == 0:
-            raise ValueError(f"{len(batches)} batches cannot be shared by {self.world_size} ranks")
-        return [b.to(self.device) for b in batches[self.rank : usable : self.world_size]]
-
-    def _step_inputs(
-        self, index: Tensor | None, host_positives: PositiveIndex, positives: PositiveIndex
-    ) -> tuple[Tensor | None, Tensor]:
-        """A step's batch and its batch-local positive pairs on the device. The pairs are cut
-        on the host, where the batch was drawn, and copied without waiting for the device
-        (pinned, non-blocking): a mini-batch step does not sync on its positives."""
-        if index is None:
-            return None, positives.all_pairs
-        pairs = host_positives.batch(index)
-        if self.device.type != "cuda":
-            return index.to(self.device), pairs.to(self.device)
-        return tuple(t.pin_memory().to(self.device, non_blocking=True) for t in (index, pairs))
 
     def fit(
         self,
@@ -285,7 +195,9 @@ class Trainer:
         """
         configure_threads(self.threads)
         if self.distributed:
-            self._setup_distributed(model)
+            self.rank, self.world_size, self.device = join_process_group(
+                model, self.backend, self.device
+            )
         model.to(self.device)
         inputs = inputs.to(self.device)
         host_positives = PositiveIndex(positive_index.cpu(), inputs.num_nodes)
@@ -305,7 +217,7 @@ class Trainer:
         if self.distributed:
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             objective = DistributedDataParallel(objective, device_ids=device_ids)
-        save_last = lambda: self._save_last(model, optimizers, on_epoch)
+        save_last = lambda: self.save_last(model, optimizers, on_epoch)
         saved_epoch = state.epoch if rng is not None else -1
         if rng is not None:
             set_rng_state(rng)  # last: nothing may draw between here and the first step
@@ -323,7 +235,7 @@ class Trainer:
             for step, host_index in enumerate(step_bar(batches, epoch, self.progress)):
                 if step < state.step:
                     continue  # taken before the stop this run resumes from
-                index, pairs = self._step_inputs(host_index, host_positives, positives)
+                index, pairs = step_inputs(host_index, host_positives, positives, self.device)
                 for optimizer in optimizers:
                     optimizer.zero_grad(set_to_none=True)
                 parts, output = objective(inputs, index, pairs)
@@ -354,7 +266,7 @@ class Trainer:
             if not math.isfinite(loss):
                 model.load_state_dict(state.best_model)
                 if self._best_unsaved:
-                    self._save_best()
+                    self.save_best()
                 raise NonFiniteLossError(
                     f"loss became {loss} at epoch {epoch}; the best checkpoint (epoch "
                     f"{state.best_epoch}, loss {state.best_loss:.4f}) is kept"
@@ -405,78 +317,37 @@ class Trainer:
             stop = bool(flag.item())
         return stop
 
-    def _save_best(self) -> None:
-        if self.checkpoints is not None and is_main_process():
-            state = self.state
-            best = {"epoch": state.best_epoch, "loss": state.best_loss, "model": state.best_model}
-            self.checkpoints.save_best({"format": STATE_FORMAT, **best})
+    def save_best(self) -> None:
+        """Writes the best weights so far (:func:`heco_pyg.training.checkpoint.save_best`)."""
+        checkpoint.save_best(self.checkpoints, self.state)
 
     def state_dict(
         self, model: nn.Module, optimizers: list[torch.optim.Optimizer], on_epoch: Any = None
     ) -> dict[str, Any]:
-        """The training state: the model's current weights, the optimizers' states, the
-        loop's :class:`TrainingState`, ``on_epoch``'s state, and for every rank its RNG
-        states and its :data:`PER_RANK` fields (collective under DDP: every rank calls
-        it)."""
-        loop = self.state.state_dict()
-        own = {"rng": rng_state()} | {name: loop.pop(name) for name in PER_RANK}
-        own = {k: v.cpu() if isinstance(v, Tensor) else v for k, v in own.items()}
-        ranks = [own]
-        if self.distributed:
-            ranks = [None] * self.world_size
-            dist.all_gather_object(ranks, own)
-        state = {
-            "format": STATE_FORMAT,
-            "world_size": self.world_size,
-            "model": model.state_dict(),
-            "optimizers": [optimizer.state_dict() for optimizer in optimizers],
-            "loop": loop,
-            "ranks": ranks,
-        }
-        if hasattr(on_epoch, "state_dict"):
-            state["on_epoch"] = on_epoch.state_dict()
-        return state
+        """The training state (:func:`heco_pyg.training.checkpoint.training_state`;
+        collective under DDP: every rank calls it)."""
+        return checkpoint.training_state(self.state, model, optimizers, on_epoch,
+                                         self.world_size)  # fmt: skip
 
-    def _save_last(self, model, optimizers, on_epoch) -> None:
+    def save_last(self, model, optimizers, on_epoch=None) -> None:
+        """Writes the training state, the best weights first when they changed since the
+        last write (a kill between the two writes then leaves a newer best)."""
         if self.checkpoints is None:
             return
-        if self._best_unsaved:  # first: a kill between the two writes leaves a newer best
-            self._save_best()
+        if self._best_unsaved:
+            self.save_best()
             self._best_unsaved = False
-        state = self.state_dict(model, optimizers, on_epoch)  # every rank: RNGs are gathered
-        if is_main_process():
-            self.checkpoints.save_last(state)
+        checkpoint.save_last(self.checkpoints, self.state, model, optimizers, on_epoch,
+                             self.world_size)  # fmt: skip
 
     def _restore(self, model, optimizers, on_epoch) -> dict[str, Any] | None:
         """Loads the saved training state into the model, optimizers, :attr:`state` and
         ``on_epoch``; returns this rank's RNG states (set just before the first step)."""
-        saved = self.checkpoints.last_state() if self.checkpoints is not None else None
-        if saved is None:
-            log.info("trainer.resume: no saved training state yet, starting at epoch 1")
+        restored = checkpoint.restore(self.checkpoints, model, optimizers, on_epoch,
+                                      self.world_size, self.rank, self.device)  # fmt: skip
+        if restored is None:
             return None
-        if saved.get("format") != STATE_FORMAT:
-            raise ValueError(f"saved training state has format {saved.get('format')}, this "
-                             f"trainer reads {STATE_FORMAT}")  # fmt: skip
-        if saved["world_size"] != self.world_size:
-            raise ValueError(
-                f"the run was trained by {saved['world_size']} processes and is resumed by "
-                f"{self.world_size}: resume it with the same number (the batches of a step "
-                "depend on it)"
-            )
-        if len(saved["optimizers"]) != len(optimizers):
-            raise ValueError("the saved training state has other optimizers than this model")
-        model.load_state_dict(saved["model"])
-        for optimizer, optimizer_state in zip(optimizers, saved["optimizers"], strict=True):
-            optimizer.load_state_dict(optimizer_state)
-        own = saved["ranks"][self.rank]
-        loop = saved["loop"] | {name: own[name] for name in PER_RANK if name in own}
-        self.state = TrainingState.from_state_dict(loop, self.device)
-        if "on_epoch" in saved and hasattr(on_epoch, "load_state_dict"):
-            on_epoch.load_state_dict(saved["on_epoch"])
+        self.state, rng = restored
         if self.state.best_epoch:
-            self._save_best()  # the best as of this state (a killed run may have saved a later one)
-        state = self.state
-        log.info("trainer.resume: epoch %d%s done, best epoch %d (loss %.4f)", state.epoch,
-                 f" and {state.step} steps of the next" if state.step else "",
-                 state.best_epoch, state.best_loss)  # fmt: skip
-        return own["rng"]
+            self.save_best()  # the best as of this state (a killed run may have saved a later one)
+        return rng

@@ -39,9 +39,10 @@ class PhaseClock:
 
 def instrument(clock: PhaseClock) -> None:
     """Marks every ``Phases`` boundary and ``Tracker.__init__`` of the package."""
-    from heco_pyg.runs import summary, tracking
+    from heco_pyg.core import phases
+    from heco_pyg.runs import tracking
 
-    start, stop, init = summary.Phases.start, summary.Phases.stop, tracking.Tracker.__init__
+    start, stop, init = phases.Phases.start, phases.Phases.stop, tracking.Tracker.__init__
 
     def phase_start(self, name: str, detail: str = "") -> None:
         stop(self)
@@ -59,7 +60,7 @@ def instrument(clock: PhaseClock) -> None:
         init(self, *args, **kwargs)
         clock.mark(phase)
 
-    summary.Phases.start, summary.Phases.stop = phase_start, phase_stop
+    phases.Phases.start, phases.Phases.stop = phase_start, phase_stop
     tracking.Tracker.__init__ = tracker_init
 
 

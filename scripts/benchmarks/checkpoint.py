@@ -25,6 +25,7 @@ import torch
 
 from benchmarks._common import machine, peak_memory_mib
 from heco_pyg.runs.run_dir import RunDir
+from heco_pyg.training import checkpoint
 from heco_pyg.training.state import TrainingState
 from heco_pyg.training.trainer import Trainer
 
@@ -102,8 +103,8 @@ def one_million(run: TimedRun, args: argparse.Namespace) -> str:
     trainer.state = TrainingState(epoch=1, best_epoch=1, best_loss=5.0,
                                   best_model=copy.deepcopy(model.state_dict()))  # fmt: skip
     for _ in range(args.repeats):
-        trainer._save_best()
-        trainer._save_last(model, optimizers, None)
+        checkpoint.save_best(run, trainer.state)
+        checkpoint.save_last(run, trainer.state, model, optimizers)
     return '~180 s (mini-batch, BENCHMARKS.md "Scale")'
 
 

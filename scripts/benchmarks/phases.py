@@ -5,7 +5,7 @@ summary (graph build, training, evaluation, ...), wandb's init, and the exit.
 
 Runs ``python -m heco_pyg.train OVERRIDES`` (``WANDB_MODE=offline`` unless set) in a child
 process that reads its own CPU time (``getrusage``) at every boundary of
-:class:`heco_pyg.runs.summary.Phases` and around ``Tracker.__init__`` (cut out of its phase);
+:class:`heco_pyg.core.phases.Phases` and around ``Tracker.__init__`` (cut out of its phase);
 ``exit`` is the child's total as its parent sees it (the wandb-core process included) less
 the last reading inside it. Each repetition gets its own run folder under ``--dir``.
 """

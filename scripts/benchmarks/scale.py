@@ -114,7 +114,7 @@ def one_step(data, args: argparse.Namespace) -> dict:
     from heco_pyg.nn import HeCo
     from heco_pyg.training.batches import PositiveIndex, random_batches
     from heco_pyg.training.loss import HeCoLoss
-    from heco_pyg.training.trainer import Objective
+    from heco_pyg.training.objective import Objective
 
     start = time.perf_counter()
     model = HeCo(**model_arguments(data), sparse_embeddings=True,

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from omegaconf import open_dict
 
-from heco_pyg.config.command import help_text, known_keys, preflight
+from heco_pyg.cli.command import help_text, known_keys, preflight
 from heco_pyg.config.schema import DATA, LOSS, MODEL, PREPARATION, TRAINER
-from heco_pyg.config.validate import ConfigError, validate_config
+from heco_pyg.config.validate import validate_config
+from heco_pyg.core.errors import ConfigError
 from tests.conftest import CONFIG_DIR, compose_config
 
 EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 import torch
 
+from heco_pyg.core.errors import DataError
 from heco_pyg.data import load_openalex
 from heco_pyg.data.artifacts import read_artifacts, write_artifacts
-from heco_pyg.data.graph import DataError
 from heco_pyg.data.synthetic import generate_synthetic
 from heco_pyg.data.synthetic import main as synthetic_main
 

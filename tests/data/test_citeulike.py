@@ -133,6 +133,9 @@ def test_checksums_are_checked_when_present(tmp_path):
     (folder / "users.dat").unlink()
     with pytest.raises(DataError, match="tags.dat is missing"):
         read_citeulike(folder)
+    (folder / "SHA256SUMS").write_text(f"{'0' * 64}  ../outside.dat\n")
+    with pytest.raises(DataError, match=r"SHA256SUMS:1: '../outside.dat' is not a file name"):
+        read_citeulike(folder)
 
 
 def test_a_folder_without_a_tag_file_is_refused(tmp_path):

@@ -8,15 +8,10 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import open_dict
 
+from heco_pyg.core.errors import DataError
 from heco_pyg.data import build_data
 from heco_pyg.data.artifacts import write_artifacts
-from heco_pyg.data.graph import (
-    REVERSE_RELATION,
-    SCHEMA_RELATION,
-    DataError,
-    citation_index,
-    positive_index,
-)
+from heco_pyg.data.graph import REVERSE_RELATION, SCHEMA_RELATION, citation_index, positive_index
 from heco_pyg.data.openalex import ingest_works
 from heco_pyg.data.pipeline import prepare_paper_graph
 from heco_pyg.data.synthetic import generate_synthetic

@@ -17,9 +17,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import open_dict
 
+from heco_pyg.core.errors import DataError
 from heco_pyg.data import build_data
-from heco_pyg.data.graph import DataError, metapath_edge_type, positive_index
-from heco_pyg.data.heco_benchmark import download_files, load_heco_benchmark_graph, sha256
+from heco_pyg.data.download import download_files, sha256
+from heco_pyg.data.graph import metapath_edge_type, positive_index
+from heco_pyg.data.heco_benchmark import load_heco_benchmark_graph
 from heco_pyg.data.positives import metapath_scores, select_positives
 from tests.conftest import compose_config
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from heco_pyg.core.errors import DataError
 from heco_pyg.data.artifacts import read_artifacts, write_artifacts
-from heco_pyg.data.graph import DataError
 from heco_pyg.data.openalex import ingest_works
 from heco_pyg.data.openalex.records import ReadStats, iter_works, normalise_id
 from heco_pyg.data.synthetic import generate_synthetic

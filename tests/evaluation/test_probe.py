@@ -14,11 +14,11 @@ from heco_pyg.evaluation.probe import (
     ProtocolSettings,
     _auc,
     f1_scores,
-    few_label_splits,
     linear_probe,
     probe_f1,
     split_probes,
 )
+from heco_pyg.evaluation.splits import few_label_splits
 
 
 def test_f1_scores_match_scikit_learn():
@@ -116,7 +116,8 @@ def test_probe_f1_separates_separable_features_and_not_noise():
 
 
 def test_small_classes_use_fewer_labels_instead_of_crashing(caplog):
-    from heco_pyg.evaluation.probe import ProtocolSettings, few_label_splits, probe_f1
+    from heco_pyg.evaluation.probe import ProtocolSettings, probe_f1
+    from heco_pyg.evaluation.splits import few_label_splits
 
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1, 2, 3], [50, 9, 4, 2])  # 20 per class asked: only class 0 has 41

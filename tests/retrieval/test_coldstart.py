@@ -2,7 +2,8 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from heco_pyg.data.graph import DataError, model_arguments, model_inputs, schema_edge_type
+from heco_pyg.core.errors import DataError
+from heco_pyg.data.graph import model_arguments, model_inputs, schema_edge_type
 from heco_pyg.retrieval.catalog import normalise_id
 from heco_pyg.retrieval.coldstart import (
     ColdStartEncoder,

@@ -8,6 +8,7 @@ import yaml
 from heco_pyg.report import main
 from heco_pyg.runs.document import metrics_table, write_report
 from heco_pyg.runs.run_dir import RunDir
+from heco_pyg.runs.session import RunSession
 from heco_pyg.runs.sweep import write_summary
 from tests.helpers.runs import TAMPERINGS, tamper
 
@@ -17,7 +18,7 @@ def fake_run(run_dir, overrides, seed=0, epochs=12):
     sealed by its manifest."""
     rng = np.random.default_rng(seed)
     run = RunDir(run_dir)
-    run.start({"seed": seed}, overrides)
+    RunSession(run, {"seed": seed}).start(overrides)
     (run_dir / ".hydra").mkdir(parents=True)
     (run_dir / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     author = rng.uniform(0.3, 0.7, epochs)
@@ -37,7 +38,7 @@ def fake_run(run_dir, overrides, seed=0, epochs=12):
                "fused/micro_f1": 0.6 + 0.1 * seed, "fused/micro_f1_std": 0.01,
                "semantic/micro_f1": 0.5, "features/micro_f1": 0.4}  # fmt: skip
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
-    run.finish("complete", epochs_done=epochs, best_epoch=epochs)
+    RunSession(run).finish("complete", epochs_done=epochs, best_epoch=epochs)
 
 
 def test_run_report_html(tmp_path):
@@ -100,7 +101,7 @@ def test_report_refuses_a_run_whose_files_changed_in_one_line(tmp_path, capsys, 
     run = RunDir(tmp_path / "run")
     z = np.eye(4, dtype=np.float32)
     run.write_embeddings({"schema": z, "semantic": z, "fused": z}, ["a", "b", "c", "d"])
-    run.finish("complete", epochs_done=12)
+    RunSession(run).finish("complete", epochs_done=12)
     expected = tamper(run.path, how)
     with pytest.raises(SystemExit) as stopped:
         main([str(run.path)])

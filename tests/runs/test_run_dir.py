@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from heco_pyg.data.graph import DataError
-from heco_pyg.runs import atomic
-from heco_pyg.runs.errors import RunError
+from heco_pyg.core import atomic
+from heco_pyg.core.errors import RunError, UserError
 from heco_pyg.runs.run_dir import RunDir, write_atomic
+from heco_pyg.runs.session import RunSession
 
 CONFIG = {"seed": 0, "trainer": {"lr": 0.001, "max_epochs": 3, "resume": False}}
 
@@ -20,13 +20,13 @@ CONFIG = {"seed": 0, "trainer": {"lr": 0.001, "max_epochs": 3, "resume": False}}
 def sealed_run(path, status="complete"):
     """A run with embeddings, papers, history and metrics, sealed with ``status``."""
     run = RunDir(path)
-    run.start(CONFIG, ["seed=0"])
+    RunSession(run, CONFIG).start(["seed=0"])
     z = np.eye(3, dtype=np.float32)
     run.write_embeddings({"schema": z, "semantic": z, "fused": z}, ["W1", "W2", "W3"],
                          titles=["a", "b", "c"])  # fmt: skip
     run.write_history([{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.5}])
     run.write_metrics({"loss": 1.5, "fused/micro_f1": 0.9})
-    run.finish(status, epochs_done=2, best_epoch=2)
+    RunSession(run).finish(status, epochs_done=2, best_epoch=2)
     return run
 
 
@@ -81,13 +81,15 @@ def test_files_that_differ_from_the_manifest_are_refused(tmp_path, tamper):
 @pytest.mark.parametrize("status", ["running", "failed"])
 def test_unfinished_runs_are_refused_with_what_to_run(tmp_path, status):
     run = RunDir(tmp_path / "run")
-    run.start(CONFIG, ["seed=0", "trainer.max_epochs=3"])
+    RunSession(run, CONFIG).start(["seed=0", "trainer.max_epochs=3"])
     if status == "failed":
-        run.finish("failed", error="NonFiniteLossError: loss became nan at epoch 3\nmore")
+        RunSession(run).finish(
+            "failed", error="NonFiniteLossError: loss became nan at epoch 3\nmore"
+        )
     with pytest.raises(RunError) as error:
         run.embeddings("fused")
     message = str(error.value)
-    assert "\n" not in message and isinstance(error.value, DataError)
+    assert "\n" not in message and isinstance(error.value, UserError)
     assert "hydra.run.dir=" in message and "trainer.resume=true" in message
     assert ("loss became nan at epoch 3" in message) == (status == "failed")
 
@@ -153,7 +155,7 @@ def test_a_write_that_fails_halfway_leaves_the_previous_file(tmp_path, monkeypat
 def test_checkpoints_load_tensors_only(tmp_path):
     run = sealed_run(tmp_path)
     run.save_best({"epoch": 1, "loss": 0.5, "model": {"w": torch.ones(2)}})
-    run.finish("complete")
+    RunSession(run).finish("complete")
     assert torch.equal(run.checkpoint_state()["w"], torch.ones(2))
 
     class Payload:
@@ -161,7 +163,7 @@ def test_checkpoints_load_tensors_only(tmp_path):
             return (print, ("unpickled",))
 
     run.checkpoint.write_bytes(pickle.dumps({"model": Payload()}, protocol=2))
-    run.finish("complete")
+    RunSession(run).finish("complete")
     with pytest.raises(pickle.UnpicklingError):
         RunDir(tmp_path).checkpoint_state()
 
@@ -172,20 +174,20 @@ def test_a_folder_with_a_run_is_refused_unless_resumed_or_overwritten(tmp_path):
     (run.path / ".hydra" / "config.yaml").write_text("seed: 7\n")  # Hydra wrote the new one
     other = CONFIG | {"seed": 7}
     with pytest.raises(RunError, match="already holds a run .*trainer.resume=true.*overwrite=true"):
-        run.check_start(other)
+        RunSession(run, other).check_start()
     assert "seed: 0" in (run.path / ".hydra" / "config.yaml").read_text()  # put back
     with pytest.raises(RunError, match="seed: 0 -> 7 \\(only trainer.max_epochs may change\\)"):
-        run.check_start(other, resume=True)
+        RunSession(run, other, resume=True).check_start()
     longer = CONFIG | {"trainer": CONFIG["trainer"] | {"max_epochs": 9, "resume": True}}
-    run.check_start(longer, resume=True)  # accepted
+    RunSession(run, longer, resume=True).check_start()  # accepted
     with pytest.raises(RunError, match="choose one"):
-        run.check_start(other, resume=True, overwrite=True)
+        RunSession(run, other, resume=True, overwrite=True).check_start()
 
 
 def test_overwrite_moves_the_previous_run_aside(tmp_path):
     run = sealed_run(tmp_path / "run")
     fused = run.embedding_path("fused").read_bytes()
-    run.start(CONFIG | {"seed": 7}, ["seed=7"], overwrite=True)
+    RunSession(run, CONFIG | {"seed": 7}, overwrite=True).start(["seed=7"])
     (previous,) = run.previous_dir.iterdir()
     moved = RunDir(previous)
     assert moved.embedding_path("fused").read_bytes() == fused and moved.readable()

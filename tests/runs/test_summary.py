@@ -4,8 +4,9 @@ import logging
 
 import numpy as np
 
+from heco_pyg.core.phases import Phases
 from heco_pyg.evaluation import ProtocolSettings
-from heco_pyg.runs.summary import Phases, RunOutcome, run_summary, warnings
+from heco_pyg.runs.summary import RunOutcome, run_summary, warnings
 from heco_pyg.train import train
 
 

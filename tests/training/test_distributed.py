@@ -16,7 +16,8 @@ from heco_pyg.nn import HeCoMean
 from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.training.batches import PositiveIndex
 from heco_pyg.training.loss import HeCoLoss
-from heco_pyg.training.trainer import Objective, Trainer
+from heco_pyg.training.objective import Objective
+from heco_pyg.training.trainer import Trainer
 
 BATCH, WORLD = 50, 2
 # (sparse_embeddings, batch_positives): dense and sparse embedding gradients (SparseAdam),
@@ -140,7 +141,7 @@ def test_nccl_with_sparse_embeddings_fails_before_training():
 
 
 def test_auto_threads_leaves_the_busy_cores_alone():
-    from heco_pyg.training.distributed import auto_threads
+    from heco_pyg.core.runtime import auto_threads
 
     assert auto_threads(cpus=2, load=0.0) == 2  # idle: every core
     assert auto_threads(cpus=2, load=2.0) == 1  # two busy jobs on two cores: one thread
@@ -150,7 +151,7 @@ def test_auto_threads_leaves_the_busy_cores_alone():
 
 
 def test_configure_threads_auto_decides_once_per_process():
-    from heco_pyg.training.distributed import available_cpus, configure_threads
+    from heco_pyg.core.runtime import available_cpus, configure_threads
 
     before = torch.get_num_threads()
     try:
@@ -165,7 +166,7 @@ def test_configure_threads_auto_decides_once_per_process():
 def test_only_rank_zero_logs_info(monkeypatch):
     import logging
 
-    from heco_pyg.training.distributed import quiet_other_ranks
+    from heco_pyg.core.runtime import quiet_other_ranks
 
     root = logging.getLogger()
     monkeypatch.setattr(root, "level", logging.INFO)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from heco_pyg.evaluation.diagnostics import alignment, pair_alignment, uniformity
-from heco_pyg.nn.heco import HeCoOutput
+from heco_pyg.nn.containers import HeCoOutput
 from heco_pyg.training.epoch_logger import EpochLogger, attention_entropy, view_diagnostics
 from heco_pyg.training.trainer import EpochRecord
 
@@ -16,6 +16,9 @@ class RecordingTracker:
 
     def log(self, values, step=None):
         self.calls.append((step, dict(values)))
+
+    def histogram(self, values, num_bins=32):  # the adapter's: None when disabled
+        return None if self.mode == "disabled" else ("histogram", values.numel(), num_bins)
 
 
 def output(num_nodes=6, channels=4, seed=0):

@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 import torch
 
+from heco_pyg.core import atomic
 from heco_pyg.data import load_synthetic
 from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
 from heco_pyg.nn import HeCo
-from heco_pyg.runs import atomic
 from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.training.loss import HeCoLoss
 from heco_pyg.training.state import TrainingState

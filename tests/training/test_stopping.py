@@ -8,9 +8,9 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import open_dict
 
+from heco_pyg.cli.restore import load_trained_model
 from heco_pyg.data import build_data
 from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
-from heco_pyg.runs.restore import load_trained_model
 from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.train import seed_everything, train
 from heco_pyg.training.embedding import embed

@@ -11,11 +11,11 @@ that repeats a cursor or answers something other than a JSON object. A machine w
 network fails fast with a message pointing to the offline sources.
 
 The polite pool: ``mailto`` (or ``OPENALEX_MAILTO``). The key: ``api_key`` (read by
-:func:`heco_pyg.data.secrets.read_api_key` from ``OPENALEX_API_KEY`` or
+:func:`heco_pyg.core.secrets.read_api_key` from ``OPENALEX_API_KEY`` or
 ``data.api_key_file``), sent as the ``api_key`` query parameter as the OpenAlex
 documentation asks (developers.openalex.org, "Authentication"). Neither is part of the
 query hash, and no message shows a request URL with its parameters: errors name the
-endpoint only, and pass through :func:`heco_pyg.data.secrets.redact`.
+endpoint only, and pass through :func:`heco_pyg.core.secrets.redact`.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
-from heco_pyg.data.graph import DataError
-from heco_pyg.data.secrets import redact, register_secret
+from heco_pyg.core.errors import DataError
+from heco_pyg.core.secrets import redact, register_secret
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from heco_pyg.data.graph import DataError
+from heco_pyg.core.errors import DataError
 
 TEXT_FEATURES = ("tfidf", "minilm")
 HASHED_COLUMNS = 2**20

@@ -29,7 +29,8 @@ import pandas as pd
 import torch
 from torch_geometric.data import HeteroData
 
-from heco_pyg.data.graph import DataError, build_graph
+from heco_pyg.core.errors import DataError
+from heco_pyg.data.graph import build_graph
 from heco_pyg.data.openalex.records import WORK_URL, BadRecordHandler, Location, normalise_id
 from heco_pyg.data.openalex.table import Work, WorkTable
 

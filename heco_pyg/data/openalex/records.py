@@ -39,7 +39,7 @@ from typing import Any
 
 import orjson
 
-from heco_pyg.data.graph import DataError
+from heco_pyg.core.errors import DataError
 
 WORK_URL = "https://openalex.org/"
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from heco_pyg.data.graph import DataError
+from heco_pyg.core.errors import DataError
 from heco_pyg.data.openalex import ingest_works
 from heco_pyg.data.openalex.api import OpenAlexClient, OpenAlexUnavailable, filter_string
 from tests.helpers.fake_http import JsonHandler, start_server

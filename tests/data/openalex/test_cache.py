@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from heco_pyg.data.graph import DataError
+from heco_pyg.core.errors import DataError
 from heco_pyg.data.openalex import ingest_works
 from heco_pyg.data.openalex.cache import GraphCache
 from tests.helpers.openalex_factory import work, write_lines

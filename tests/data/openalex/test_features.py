@@ -7,7 +7,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from heco_pyg.data.graph import DataError
+from heco_pyg.core.errors import DataError
 from heco_pyg.data.openalex.features import TextFeaturiser, text_features, words
 
 TEXTS = ["biodiversity finance for nature", "green bonds and climate finance",

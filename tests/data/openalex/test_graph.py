@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from heco_pyg.data.graph import DataError, schema_edge_type
+from heco_pyg.core.errors import DataError
+from heco_pyg.data.graph import schema_edge_type
 from heco_pyg.data.openalex import ingest_works
 from heco_pyg.data.openalex.graph import rebuild_abstract
 from tests.helpers.openalex_factory import URL, work, write_lines
@@ -168,10 +169,10 @@ def test_rebuild_abstract_fast_path_equals_the_checking_loop():
 
 
 def test_ingestion_reports_progress_and_phase_seconds(tmp_path, monkeypatch, caplog):
-    import heco_pyg.data.openalex as openalex
+    import heco_pyg.data.openalex.ingest as ingest
 
-    monkeypatch.setattr(openalex, "REPORT_SECONDS", 0.0)
-    monkeypatch.setattr(openalex, "REPORT_EVERY", 2)
+    monkeypatch.setattr(ingest, "REPORT_SECONDS", 0.0)
+    monkeypatch.setattr(ingest, "REPORT_EVERY", 2)
     with caplog.at_level("INFO", logger="heco_pyg.data.openalex"):
         data = build(tmp_path, [work(i) for i in range(1, 6)])
     reads = [r.getMessage() for r in caplog.records if r.getMessage().startswith("read: ")]

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from heco_pyg.data.graph import DataError
+from heco_pyg.core.errors import DataError
 from heco_pyg.data.openalex import ingest_works
 from tests.helpers.openalex_factory import work, write_lines
 

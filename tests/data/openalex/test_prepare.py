@@ -8,7 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from heco_pyg.data.graph import DataError
+from heco_pyg.core.errors import DataError
 from heco_pyg.data.openalex.api import OpenAlexUnavailable
 from heco_pyg.prepare import prepare
 from tests.conftest import CONFIG_DIR, TINY_SYNTHETIC, compose_config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from heco_pyg.data.graph import DataError
+from heco_pyg.core.errors import DataError
 from heco_pyg.data.openalex.records import ReadStats, iter_works, latest_by_id, normalise_id
 from tests.helpers.openalex_factory import page, work, write_json, write_lines
 

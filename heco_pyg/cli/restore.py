@@ -11,9 +11,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch_geometric.data import HeteroData
 
+from heco_pyg.core.errors import DataError
 from heco_pyg.data import build_data
-from heco_pyg.data.graph import DataError, model_arguments, model_inputs
-from heco_pyg.nn.heco import GraphInputs, HeCo
+from heco_pyg.data.graph import model_arguments, model_inputs
+from heco_pyg.nn.containers import GraphInputs
+from heco_pyg.nn.heco import HeCo
 from heco_pyg.runs.run_dir import RunDir
 
 

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from heco_pyg.data.graph import DataError
-from heco_pyg.data.secrets import (
+from heco_pyg.core.errors import DataError
+from heco_pyg.core.secrets import (
     MASK,
     RedactingFilter,
     read_api_key,

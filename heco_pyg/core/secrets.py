@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from heco_pyg.data.graph import DataError
+from heco_pyg.core.errors import DataError
 
 MASK = "***"
 API_KEY_ENV = "OPENALEX_API_KEY"

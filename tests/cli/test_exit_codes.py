@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from heco_pyg.data.graph import DataError
-from heco_pyg.runs.errors import command_errors
+from heco_pyg.cli.command import command_errors
+from heco_pyg.core.errors import DataError
 from heco_pyg.training.interrupt import Interrupted
 
 

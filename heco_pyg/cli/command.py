@@ -1,4 +1,5 @@
-"""The commands' entry point around ``hydra.main``: checks before any work, one-line errors.
+"""The commands' one front door: the entry point around ``hydra.main`` and the one policy
+that turns errors into exit statuses (README, "Code map").
 
 :func:`command` turns a command's ``main(cfg)`` into its entry point, which
 
@@ -9,11 +10,16 @@
    secret-looking key is refused, and a key no config has is refused with the nearest
    known name ("did you mean ``trainer.max_epochs``?");
 3. inside the job: adds the log redaction to the handlers, redacts the saved
-   ``.hydra/*.yaml``, validates the composed config, and runs ``main``;
-4. prints a user error (:class:`~heco_pyg.data.graph.DataError`,
-   :class:`~heco_pyg.config.validate.ConfigError`, a missing required value) as one
-   redacted line on stderr and exits with status 2; ``HYDRA_FULL_ERROR=1`` shows the
-   whole traceback instead.
+   ``.hydra/*.yaml``, validates the composed config, and runs ``main`` inside
+   :func:`command_errors`;
+4. prints a config error (:class:`~heco_pyg.core.errors.ConfigError`, a missing required
+   value, a bad value found while checking the config) as one redacted line on stderr and
+   exits with status 2; ``HYDRA_FULL_ERROR=1`` shows the whole traceback instead.
+
+:func:`command_errors` is the rest of the policy, for the commands without Hydra too
+(``report``): input the user can fix (:class:`~heco_pyg.core.errors.UserError`: bad data, a
+run folder that refuses) is one ``error:`` line and exit 1, a stop by a signal its message
+and 128 + the signal.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +40,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from heco_pyg.config.schema import COMMANDS, GROUPS, all_keys
-from heco_pyg.config.validate import ConfigError, did_you_mean, validate_config
-from heco_pyg.data.graph import DataError
-from heco_pyg.data.secrets import (
+from heco_pyg.config.validate import did_you_mean, validate_config
+from heco_pyg.core.errors import ConfigError, DataError, Interrupted, UserError
+from heco_pyg.core.secrets import (
     API_KEY_ENV,
     install_log_redaction,
     is_secret_key,
@@ -43,7 +51,8 @@ from heco_pyg.data.secrets import (
 )
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
-USER_ERRORS = (DataError, ConfigError, MissingMandatoryValue, FileNotFoundError)
+# Exit status 2 (a UserError inside main is exit 1, :func:`command_errors`).
+CONFIG_ERRORS = (DataError, ConfigError, MissingMandatoryValue, FileNotFoundError)
 # The config groups each command composes (its --help lists them).
 COMMAND_GROUPS = {
     "train": ("data", "model", "loss", "trainer", "logger", "protocol", "experiment",
@@ -150,7 +159,7 @@ def preflight(arguments: list[str], command: str) -> list[str]:
         if is_secret_key(name.rsplit(".", 1)[-1]):
             if name.endswith("api_key"):
                 register_secret(value)
-                os.environ[API_KEY_ENV] = value  # read by heco_pyg.data.secrets.read_api_key
+                os.environ[API_KEY_ENV] = value  # read by heco_pyg.core.secrets.read_api_key
                 continue
             raise ConfigError(
                 f"{name} looks like a secret and is not accepted on the command line (Hydra "
@@ -193,6 +202,28 @@ def _fail(error: BaseException) -> None:
     sys.exit(2)
 
 
+@contextmanager
+def command_errors() -> Iterator[None]:
+    """``with command_errors():`` around a command's body: a :class:`UserError`
+    (:class:`DataError`, :class:`RunError`) prints ``error: <message>`` and exits 1,
+    :class:`Interrupted` prints its message and exits 128 + the signal (a Ctrl-C anywhere
+    else: 130), without a traceback."""
+    try:
+        yield
+    except Interrupted as interrupted:
+        sys.stdout.flush()
+        print(str(interrupted), file=sys.stderr, flush=True)
+        raise SystemExit(interrupted.exit_code) from None
+    except KeyboardInterrupt:  # outside the training loop (e.g. reading the data)
+        sys.stdout.flush()
+        print(str(Interrupted(signal.SIGINT)), file=sys.stderr, flush=True)
+        raise SystemExit(Interrupted(signal.SIGINT).exit_code) from None
+    except UserError as error:
+        sys.stdout.flush()
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+
+
 def freeze_imports() -> None:
     """Moves every object alive now (torch's, PyG's, wandb's modules: ~400k objects) out
     of the cyclic garbage collector's sight: they live as long as the command, and neither
@@ -212,8 +243,9 @@ def command(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callabl
             _redact_saved_configs()
             try:
                 validate_config(cfg, config_name)
-                return main(cfg)
-            except USER_ERRORS as error:
+                with command_errors():
+                    return main(cfg)
+            except CONFIG_ERRORS as error:
                 _fail(error)
 
         entry_point = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR),

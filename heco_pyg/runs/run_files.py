@@ -1,0 +1,195 @@
+"""A training run's folder by name: the only code that knows its file names (:class:`RunFiles`,
+the base of :class:`~heco_pyg.runs.run_dir.RunDir`), and how its manifest is read and
+written. The folder::
+
+    R/
+      run.json                             the manifest: status, config, code, times, files
+      .hydra/config.yaml, overrides.yaml   Hydra's saved config
+      checkpoint.pt                        the best model state ({"epoch", "loss", "model"})
+      last.pt                              the latest training state (resume from it)
+      embeddings/{schema,semantic,fused}.npy, ids.csv
+      papers.csv                           paper_id, title, doi (when the graph knows them)
+      history.csv                          one row per epoch
+      metrics.json                         the end-of-training evaluation (strict JSON)
+      eval.json, eval.md                   the paper's protocol (``heco_pyg.evaluate``)
+      recommend_eval.json, recommend_eval.md  held-out citations (``task=recommend``)
+      loss.png, attention.png              training curves (:mod:`heco_pyg.runs.plots`)
+      index/                               faiss indexes built by ``heco_pyg.recommend``
+      wandb/                               the offline wandb run
+      previous/<started>/                  a run moved aside by ``overwrite=true``
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from heco_pyg.core.atomic import FileStamp, dumps_strict, file_stamp, loads_strict, write_atomic
+from heco_pyg.core.errors import RunError
+from heco_pyg.runs.manifest import train_command
+from heco_pyg.training.embedding import VIEWS
+
+#: The files a run's manifest describes (relative to the run folder), when present.
+OUTPUTS = (
+    *(f"embeddings/{view}.npy" for view in VIEWS),
+    "embeddings/ids.csv", "papers.csv", "history.csv", "metrics.json", "checkpoint.pt",
+    "last.pt", "eval.json", "eval.md", "recommend_eval.json", "recommend_eval.md",
+    "loss.png", "attention.png",
+)  # fmt: skip
+#: Names whose presence means the folder holds a run.
+RUN_MARKERS = ("run.json", "checkpoint.pt", "last.pt", "embeddings", "history.csv",
+               "metrics.json")  # fmt: skip
+EVALUATIONS = ("eval", "recommend_eval")
+
+
+class RunFiles:
+    """The folder of one training run (Hydra's run dir), by name.
+
+    Args:
+        path: the folder; it need not exist yet for writing.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._stamps: dict[str, tuple[int, int, FileStamp]] = {}  # written by this process
+        self._checked: dict[str, tuple[int, int]] = {}  # verified against the manifest
+
+    # The file names, in one place.
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / "run.json"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / "checkpoint.pt"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.path / "last.pt"
+
+    @property
+    def embeddings_dir(self) -> Path:
+        return self.path / "embeddings"
+
+    def embedding_path(self, view: str) -> Path:
+        if view not in VIEWS:
+            raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+        return self.embeddings_dir / f"{view}.npy"
+
+    @property
+    def ids_path(self) -> Path:
+        return self.embeddings_dir / "ids.csv"
+
+    @property
+    def papers_path(self) -> Path:
+        return self.path / "papers.csv"
+
+    @property
+    def history_path(self) -> Path:
+        return self.path / "history.csv"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.json"
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / ".hydra" / "config.yaml"
+
+    @property
+    def overrides_path(self) -> Path:
+        return self.path / ".hydra" / "overrides.yaml"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.path / "index"
+
+    @property
+    def loss_plot(self) -> Path:
+        return self.path / "loss.png"
+
+    @property
+    def attention_plot(self) -> Path:
+        return self.path / "attention.png"
+
+    @property
+    def previous_dir(self) -> Path:
+        return self.path / "previous"
+
+    def report_path(self, format: str) -> Path:
+        return self.path / f"report.{format}"
+
+    def _name(self, path: Path) -> str:
+        return path.relative_to(self.path).as_posix()
+
+    def _remember(self, path: Path, stamp: FileStamp) -> None:
+        stat = path.stat()
+        self._stamps[self._name(path)] = (stat.st_size, stat.st_mtime_ns, stamp)
+
+    def stamp(self, path: Path) -> FileStamp:
+        """Size and SHA-256 of a run file: remembered from the write when unchanged since."""
+        stat = path.stat()
+        cached = self._stamps.get(self._name(path))
+        if cached and cached[:2] == (stat.st_size, stat.st_mtime_ns):
+            return cached[2]
+        return file_stamp(path)
+
+    def forget_stamps(self) -> None:
+        """Forgets the files this process wrote (they were moved away)."""
+        self._stamps.clear()
+
+    def holds_run(self) -> bool:
+        """Whether the folder holds (the outputs of) a run."""
+        return any((self.path / name).exists() for name in RUN_MARKERS)
+
+    def count_rows(self) -> int:
+        return len(pd.read_csv(self.ids_path, dtype=str, keep_default_na=False))
+
+    def write_manifest(self, manifest: Mapping) -> None:
+        write_atomic(self.manifest_path, dumps_strict(manifest, indent=2) + "\n")
+
+    def manifest_or_none(self) -> dict | None:
+        if not self.manifest_path.is_file():
+            return None
+        return self.manifest()
+
+    # Readers: every read checks the manifest first.
+    def manifest(self) -> dict:
+        """``run.json`` (strict JSON)."""
+        if not self.manifest_path.is_file():
+            raise RunError(
+                f"{self.path}: no run.json, so not a training run of this heco_pyg (or one "
+                "trained before run manifests); train it again: python -m heco_pyg.train ... "
+                f"hydra.run.dir={self.path} overwrite=true"
+            )
+        return loads_strict(self.manifest_path.read_text(), str(self.manifest_path), RunError)
+
+    def status(self) -> str:
+        """The manifest's status, or ``missing`` without one."""
+        try:
+            return str(self.manifest().get("status"))
+        except RunError:
+            return "missing"
+
+    def resume_command(self, manifest: Mapping | None = None) -> str:
+        manifest = manifest if manifest is not None else self.manifest()
+        return train_command(manifest.get("overrides") or [], self.path, True,
+                             int(manifest.get("world_size") or 1))  # fmt: skip
+
+    @classmethod
+    def in_sweep(cls, sweep_dir: str | os.PathLike) -> list[RunFiles]:
+        """The run folders of a sweep dir (those with Hydra's ``overrides.yaml``), in job
+        order (numbered folders first, by number)."""
+        found = [p.parents[1] for p in Path(sweep_dir).glob("*/.hydra/overrides.yaml")]
+        found.sort(key=lambda p: (not p.name.isdigit(), int(p.name) if p.name.isdigit() else 0,
+                                  p.name))  # fmt: skip
+        return [cls(p) for p in found]
+
+    def is_training_run(self) -> bool:
+        return self.manifest_path.is_file() or self.history_path.is_file()
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({str(self.path)!r})"
