@@ -118,15 +118,20 @@ def sgc_features(data, hops: int = 2, topk: int | None = 20) -> np.ndarray:
     return normalize(x)
 
 
+def fusion_parts(data) -> dict[str, Scorer]:
+    """``text`` and one cosine per neighbour type, each keeping its last batch's scores."""
+    parts = {"text": text_scorer(data), **neighbour_scorers(data)}
+    return {name: last_batch_kept(scorer) for name, scorer in parts.items()}
+
+
 def baseline_scorers(data, seed: int, join: dict[str, Scorer] | None = None) -> dict[str, Scorer]:
     """Every baseline of the module docstring, in table order; each scorer of ``join``
     (e.g. an embedding's cosine) also joins the fusion as one more equal part, a row
     ``fusion + <name>``."""
     n = data[data.target].num_nodes
-    text = last_batch_kept(text_scorer(data))
-    neighbours = {t: last_batch_kept(s) for t, s in neighbour_scorers(data).items()}
-    scorers = {"random": random_scorer(n, seed), "text": text, **neighbours}
-    parts = [text, *neighbours.values()]
+    named_parts = fusion_parts(data)
+    scorers = {"random": random_scorer(n, seed), **named_parts}
+    parts = list(named_parts.values())
     scorers[FUSION] = mean_scorer(parts)
     for name, scorer in (join or {}).items():
         scorers[f"{FUSION} + {name}"] = mean_scorer([scorer, *parts])
