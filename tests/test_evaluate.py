@@ -46,7 +46,7 @@ def test_recommendation_task_writes_json_and_table(fake_run):
     assert saved["results"].keys() == {"validation", "test"}
     test = saved["results"]["test"]
     assert test.keys() == {"schema", "semantic", "fused", "random", "text", "author", "concept",
-                           "fusion", "fusion + fused", "sgc"}  # fmt: skip
+                           "fusion", "fusion + fused", "sgc", "fusion + sgc"}  # fmt: skip
     assert saved["citations_in_set"] > 0 and saved["num_papers"] == 300
     assert not set(saved["split"]["validation"]["full"]) & set(saved["split"]["test"]["full"])
     # The 'embeddings' are the text features: the same scores, the same metrics.

@@ -10,7 +10,8 @@ neighbour types (no node-type name is assumed):
   the same mean with the embeddings' cosine as one more part;
 * ``sgc``: the paper features propagated two hops over the normalised union of the
   meta-path graphs (each row's 20 strongest neighbours per meta-path), cosine; no training
-  (Wu et al., *Simplifying Graph Convolutional Networks*, ICML 2019).
+  (Wu et al., *Simplifying Graph Convolutional Networks*, ICML 2019); ``fusion + sgc``:
+  the fusion with it as one more part, the control for ``fusion + fused``.
 
 A scorer maps query rows ``[B]`` to scores ``[B, N]`` over every paper; sparse products
 are taken per batch of queries, so memory stays ``O(B N)``.
@@ -136,5 +137,8 @@ def baseline_scorers(data, seed: int, join: dict[str, Scorer] | None = None) -> 
     for name, scorer in (join or {}).items():
         scorers[f"{FUSION} + {name}"] = mean_scorer([scorer, *parts])
     if data.metapaths:
-        scorers["sgc"] = cosine_scorer(torch.from_numpy(sgc_features(data)))
+        sgc = last_batch_kept(cosine_scorer(torch.from_numpy(sgc_features(data))))
+        scorers["sgc"] = sgc
+        # The control for "fusion + <embedding>": one more part that needs no training.
+        scorers[f"{FUSION} + sgc"] = mean_scorer([sgc, *parts])
     return scorers

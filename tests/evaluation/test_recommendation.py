@@ -44,7 +44,7 @@ def test_evaluate_recommendation_halves_views_and_baselines():
     for half in ("validation", "test"):
         results = summary["results"][half]
         assert list(results) == ["fused", "random", "text", "tag", "user", "fusion",
-                                 "fusion + fused", "sgc"]  # fmt: skip
+                                 "fusion + fused", "sgc", "fusion + sgc"]  # fmt: skip
         # Without a bag of words, text is the features' cosine: the 'embedding' here.
         assert results["fused"] == pytest.approx(results["text"])
         # Each paper's twin (0-1, 2-3) is its most similar paper by features.
