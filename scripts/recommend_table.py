@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> str:
     for run in args.runs:
         path = run / "recommend_eval.json"
         if not path.is_file():
-            parser.error(f"{path}: missing; run python -m heco_pyg.evaluate run_dir={run} task=recommend")
+            parser.error(
+                f"{path}: missing; python -m heco_pyg.evaluate run_dir={run} task=recommend"
+            )
         summaries.append(json.loads(path.read_text()))
     if len({json.dumps(s["split"], sort_keys=True) for s in summaries}) > 1:
         parser.error("the runs were scored on different splits (evaluate seed=...): not one table")

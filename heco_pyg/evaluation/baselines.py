@@ -2,8 +2,9 @@
 neighbour types (no node-type name is assumed):
 
 * ``random``: uniform scores (seeded);
-* ``text``: TF-IDF cosine (sublinear term frequencies) of the papers' bag of words (:func:`~heco_pyg.data.graph.bag_of_words`)
-  when the graph carries one, else cosine of the paper features;
+* ``text``: TF-IDF cosine (sublinear term frequencies) of the papers' bag of words
+  (:func:`~heco_pyg.data.graph.bag_of_words`) when the graph carries one, else cosine of
+  the paper features;
 * one per neighbour type (``tag``, ``user``, ``author``, ``concept``, ...): TF-IDF cosine of
   the paper-neighbour incidence (shared rare neighbours weigh more than shared hubs);
 * ``fusion``: the mean of ``text`` and every neighbour type's cosine; ``fusion + fused``:

@@ -54,7 +54,8 @@ def cited_by(citations: Tensor, queries: Tensor) -> Tensor:
     start = torch.searchsorted(citing, queries)
     count = torch.searchsorted(citing, queries, right=True) - start
     position = torch.repeat_interleave(torch.arange(queries.numel()), count)
-    offset = torch.arange(int(count.sum())) - torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
+    first = torch.repeat_interleave(torch.cumsum(count, 0) - count, count)
+    offset = torch.arange(int(count.sum())) - first
     return torch.stack([position, citations[1][start[position] + offset]])
 
 

@@ -34,9 +34,9 @@ from heco_pyg.evaluation.baselines import (
 from heco_pyg.evaluation.queries import (
     HALVES,
     CiteQueries,
+    citation_edges,
     cite_queries,
     cited_by,
-    citation_edges,
     split_queries,
 )
 from heco_pyg.evaluation.ranking import candidate_metrics, full_ranking_metrics, mask_out
@@ -130,8 +130,9 @@ def evaluate_recommendation(
         "citations_in_set": citations.size(1),
         "citing_papers": citing,
         "citations_per_citing_paper": citations.size(1) / max(citing, 1),
-        "queries": {half: {"full": len(s["full"]), "cite": len(s["cite"])}
-                    for half, s in split.items()},  # fmt: skip
+        "queries": {
+            half: {"full": len(s["full"]), "cite": len(s["cite"])} for half, s in split.items()
+        },  # fmt: skip
         "results": results,
         "split": split,
     }

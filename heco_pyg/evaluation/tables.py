@@ -62,7 +62,8 @@ def recommendation_markdown(summary: dict | list[dict]) -> str:
         f"Citation recommendation, {first['num_papers']} papers, "
         f"{first['citations_in_set']} within-set citations from "
         f"{first['citing_papers']} citing papers"
-        + (f", mean ± std over {len(summaries)} runs" if len(summaries) > 1 else "") + ".",
+        + (f", mean ± std over {len(summaries)} runs" if len(summaries) > 1 else "")
+        + ".",
     ]
     for half in ("test", "validation"):
         lines += [

@@ -62,8 +62,7 @@ def test_sgc_propagates_over_the_metapath_graph():
 def test_baseline_scorers_in_table_order_and_fusion_is_the_mean():
     data = tiny_graph(words=True)
     scorers = baseline_scorers(data, seed=0)
-    assert list(scorers) == ["random", "text", "tag", "user", "fusion", "sgc",
-                              "fusion + sgc"]
+    assert list(scorers) == ["random", "text", "tag", "user", "fusion", "sgc", "fusion + sgc"]
     rows = torch.tensor([0, 3])
     parts = torch.stack([scorers[name](rows) for name in ("text", "tag", "user")])
     assert torch.allclose(scorers["fusion"](rows), parts.mean(0))

@@ -29,7 +29,9 @@ def test_cite_queries_pick_cited_and_uncited_candidates():
                         num_cited=5, num_uncited=25)  # fmt: skip
     assert cite.queries.tolist() == [0, 5]  # only they have five citations
     assert cite.candidates.shape == (2, 30) and cite.relevant.sum(1).tolist() == [5, 5]
-    for query, candidates, relevant in zip(cite.queries, cite.candidates, cite.relevant):
+    for query, candidates, relevant in zip(
+        cite.queries, cite.candidates, cite.relevant, strict=True
+    ):
         cited = set(citations[1][citations[0] == query].tolist())
         assert set(candidates[relevant].tolist()) <= cited
         uncited = set(candidates[~relevant].tolist())
