@@ -14,6 +14,7 @@ Titles are shown when the run dir holds ``papers.csv`` (``paper_id``, ``title``,
 optional, written by data sources that know them; CiteULike's are each article's most used
 tags). ``scorer=fusion`` ranks in-graph queries by the baselines' fusion (text and
 neighbour-type TF-IDF cosines) and ``scorer=fusion+embedding`` adds the view's cosine to it
+and ``scorer=fusion+sgc`` the training-free SGC cosine
 (:mod:`heco_pyg.retrieval.fusion`; exact search, the graph rebuilt from the run's config).
 ``record=`` embeds papers that are not in the graph with
 :mod:`heco_pyg.retrieval.coldstart` and searches the schema view; a record without

@@ -15,7 +15,8 @@ from tests.test_recommend_citeulike import _config, citeulike_run  # noqa: F401 
 
 
 @pytest.mark.parametrize(("scorer", "row"), [("fusion", "fusion"),
-                                             ("fusion+embedding", "fusion + fused")])  # fmt: skip
+                                             ("fusion+embedding", "fusion + fused"),
+                                             ("fusion+sgc", "fusion + sgc")])  # fmt: skip
 def test_fusion_scorers_rank_as_the_evaluation_rows(citeulike_run, scorer, row):  # noqa: F811
     (result,) = recommend(_config(citeulike_run, "query=3", "k=4", f"scorer={scorer}"))
     assert result["view"] == row
