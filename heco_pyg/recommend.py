@@ -13,8 +13,8 @@ is left out of its results.
 Titles are shown when the run dir holds ``papers.csv`` (``paper_id``, ``title``, ``doi``;
 optional, written by data sources that know them; CiteULike's are each article's most used
 tags). ``scorer=fusion`` ranks in-graph queries by the baselines' fusion (text and
-neighbour-type TF-IDF cosines) and ``scorer=fusion+embedding`` adds the view's cosine to it
-and ``scorer=fusion+sgc`` the training-free SGC cosine
+neighbour-type TF-IDF cosines); ``scorer=fusion+embedding`` adds the view's cosine to it,
+``scorer=fusion+sgc`` the training-free SGC cosine instead
 (:mod:`heco_pyg.retrieval.fusion`; exact search, the graph rebuilt from the run's config).
 ``record=`` embeds papers that are not in the graph with
 :mod:`heco_pyg.retrieval.coldstart` and searches the schema view; a record without
