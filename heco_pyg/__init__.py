@@ -1,14 +1,6 @@
 """heco_pyg: HeCo self-supervised embeddings of scholarly papers in PyTorch Geometric."""
 
-import os
-
-# OpenMP threads that wait for work sleep instead of spinning: a spinning thread holds a
-# core that another job needs, and on a busy 2-core machine 2 spinning threads made an
-# epoch ~10x slower (BENCHMARKS.md, "Threads"). Read when torch loads OpenMP, so set here,
-# before any torch import; OMP_WAIT_POLICY=active in the environment wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from omegaconf import OmegaConf  # noqa: E402
+from omegaconf import OmegaConf
 
 __version__ = "0.1.0"
 

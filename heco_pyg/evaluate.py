@@ -16,6 +16,9 @@ state's outputs) and its files match it (:class:`heco_pyg.runs.run_dir.RunDir`).
 
 from __future__ import annotations
 
+import heco_pyg.cli.openmp  # noqa: F401  (first: before torch loads OpenMP)
+
+# isort: split
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
@@ -25,9 +28,15 @@ from heco_pyg.core.errors import DataError
 from heco_pyg.core.phases import Phases
 from heco_pyg.core.runtime import configure_threads
 from heco_pyg.evaluation import ProtocolSettings
-from heco_pyg.evaluation.protocol import evaluate_protocol, has_splits, split_indices
+from heco_pyg.evaluation.protocol import (
+    evaluate_protocol,
+    flat_metrics,
+    has_splits,
+    split_indices,
+)
 from heco_pyg.evaluation.recommendation import RecommendationSettings, evaluate_recommendation
 from heco_pyg.evaluation.tables import protocol_markdown, recommendation_markdown
+from heco_pyg.runs.naming import find_run
 from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.training.embedding import VIEWS, embed
 from heco_pyg.training.trainer import Trainer
@@ -36,7 +45,7 @@ from heco_pyg.training.trainer import Trainer
 def protocol_task(cfg: DictConfig) -> dict:
     """The paper's protocol, written into the run dir (:meth:`RunDir.write_evaluation`);
     a :class:`DataError` (non-zero exit) when the run's data has no split masks."""
-    run = RunDir(cfg.run_dir)
+    run = RunDir(find_run(cfg.run_dir))
     run_cfg = run.config()
     if cfg.get("data_dir"):
         run_cfg.paths.data_dir = cfg.data_dir
@@ -64,7 +73,7 @@ def protocol_task(cfg: DictConfig) -> dict:
                                int(cfg.get("seed", 0)))  # fmt: skip
     phases.stop()
     table = protocol_markdown(result, f"HeCo protocol: {getattr(data, 'name', run.path.name)}")
-    run.write_evaluation("eval", result, table)
+    run.write_evaluation("eval", result, table, metrics=flat_metrics(result))
     print(table)
     return result
 
@@ -72,7 +81,7 @@ def protocol_task(cfg: DictConfig) -> dict:
 def recommendation_task(cfg: DictConfig, **settings) -> dict:
     """Held-out citations, both protocols on both halves, written into the run dir
     (:meth:`RunDir.write_evaluation`); ``settings``: :class:`RecommendationSettings`."""
-    run = RunDir(cfg.run_dir)
+    run = RunDir(find_run(cfg.run_dir))
     configure_threads((cfg.get("recommend") or {}).get("threads"))
     embeddings = {view: run.embeddings(view)[0] for view in VIEWS}
     phases = Phases()

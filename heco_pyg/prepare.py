@@ -11,6 +11,9 @@ labelled papers per class, and (OpenAlex) what the reader saw and skipped.
 
 from __future__ import annotations
 
+import heco_pyg.cli.openmp  # noqa: F401  (first: before torch loads OpenMP)
+
+# isort: split
 import json
 import logging
 from pathlib import Path

@@ -24,6 +24,9 @@ them).
 
 from __future__ import annotations
 
+import heco_pyg.cli.openmp  # noqa: F401  (first: before torch loads OpenMP)
+
+# isort: split
 import logging
 from functools import cache
 
@@ -40,6 +43,7 @@ from heco_pyg.retrieval.fusion import fusion_search
 from heco_pyg.retrieval.queries import as_list, cold_start_queries, id_queries, read_queries
 from heco_pyg.retrieval.results import format_results, ranked_results
 from heco_pyg.retrieval.search import load_or_build_index, search
+from heco_pyg.runs.naming import find_run
 from heco_pyg.runs.run_dir import RunDir
 
 log = logging.getLogger(__name__)
@@ -47,7 +51,7 @@ log = logging.getLogger(__name__)
 
 def recommend(cfg: DictConfig) -> list[dict]:
     """Resolves the queries, searches, returns one result dict per query."""
-    run = RunDir(cfg.run_dir)
+    run = RunDir(find_run(cfg.run_dir))
     if cfg.index not in ("exact", "faiss"):
         raise ValueError(f"index must be exact or faiss, got {cfg.index!r}")
     configure_threads(cfg.get("threads"))

@@ -11,12 +11,16 @@ HTML embeds its figures (one self-contained file); markdown writes them into
 
 from __future__ import annotations
 
+import heco_pyg.cli.openmp  # noqa: F401  (first: before torch loads OpenMP)
+
+# isort: split
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
 from heco_pyg.cli.command import command_errors
 from heco_pyg.runs.document import write_report
+from heco_pyg.runs.naming import find_run
 
 
 def main(argv: Sequence[str] | None = None) -> Path:
@@ -29,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     try:
         with command_errors():  # an unfinished or changed run: one line, exit 1
-            path = write_report(args.directory, args.format, args.output)
+            path = write_report(find_run(args.directory), args.format, args.output)
     except FileNotFoundError as error:
         parser.error(str(error))
     print(path)

@@ -13,18 +13,22 @@ resume and exits with 130 or 143.
 
 from __future__ import annotations
 
+import heco_pyg.cli.openmp  # noqa: F401  (first: before torch loads OpenMP)
+
+# isort: split
 import logging
-import random
 from pathlib import Path
 
 import numpy as np
-import torch
 import torch.distributed as dist
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from torch_geometric import seed_everything
 
 from heco_pyg.cli.command import command
+from heco_pyg.core.errors import UserError
 from heco_pyg.core.phases import Phases
 from heco_pyg.core.runtime import (
     configure_threads,
@@ -40,22 +44,18 @@ from heco_pyg.evaluation import ProtocolSettings, evaluate_embeddings
 from heco_pyg.evaluation.protocol import evaluate_protocol, flat_metrics, has_splits, split_indices
 from heco_pyg.evaluation.tables import protocol_markdown
 from heco_pyg.runs.naming import link_latest
+from heco_pyg.runs.resume_guard import check_resume
 from heco_pyg.runs.run_dir import RunDir
 from heco_pyg.runs.session import RunSession
 from heco_pyg.runs.summary import RunOutcome, report_run
 from heco_pyg.runs.sweep import optimized_value
+from heco_pyg.runs.tracking import Tracker
 from heco_pyg.training.embedding import embed, view_embeddings
 from heco_pyg.training.epoch_logger import EpochLogger
 from heco_pyg.training.interrupt import Interrupted, SignalStop
 from heco_pyg.training.trainer import Trainer
 
 log = logging.getLogger(__name__)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def flatten(results: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -116,6 +116,18 @@ def evaluate_run(data, embeddings: dict, semantic, run: RunDir, settings: Protoc
     return results, table, flat_metrics(result)
 
 
+def started_tracker(cfg: DictConfig, run_dir: Path, main: bool) -> Tracker:
+    """``cfg.logger``'s tracker; a start-up failure (wandb online without a login, ...) is
+    its one-line :class:`UserError`, not Hydra's wrapped traceback."""
+    try:
+        return instantiate(cfg.logger, dir=run_dir, _recursive_=False,
+                           **({} if main else {"mode": "disabled"}))  # fmt: skip
+    except InstantiationException as error:
+        if isinstance(error.__cause__, UserError):
+            raise error.__cause__ from None
+        raise
+
+
 def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dict[str, float]:
     """Runs one training job into ``run_dir``; returns the flat metrics.
 
@@ -133,12 +145,13 @@ def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dic
     if main:  # before the graph is built: a refused folder costs nothing
         session.check_start()
     phases = Phases()
-    with session.building():
+    with session.building(task_overrides()):
         data, model, loss_fn, inputs = build(cfg, trainer, phases)
+    if main and trainer.resume:  # before the manifest is touched: a refusal leaves it as it was
+        check_resume(session.run, model, world_size())
     store = data[data.target]
     with session.training(trainer, stop, task_overrides(), world_size()) as run, \
-            instantiate(cfg.logger, dir=run.path, _recursive_=False,
-                        **({} if main else {"mode": "disabled"})) as tracker:  # fmt: skip
+            started_tracker(cfg, run.path, main) as tracker:  # fmt: skip
         tracker.config(OmegaConf.to_container(cfg, resolve=True))
         positives = positive_index(data)
         epoch_logger = EpochLogger(tracker, positives, **cfg.get("epoch_logging", {}))
@@ -166,7 +179,7 @@ def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dic
 
         with run.figure_path(run.loss_plot) as loss_plot, \
                 run.figure_path(run.attention_plot) as attention_plot:  # fmt: skip
-            plot_history(history, loss_plot, attention_plot, title=run.path.name)
+            plot_history(history, loss_plot, attention_plot, title=str(data.name))
         tracker.images({"plots/loss": run.loss_plot, "plots/attention": run.attention_plot})
 
         settings = ProtocolSettings.from_config(cfg.get("protocol"))
@@ -190,7 +203,9 @@ def train(cfg: DictConfig, run_dir: Path, stop: SignalStop | None = None) -> dic
         report_run(RunOutcome(
             run.path, len(trainer.history), trainer.max_epochs, trainer.best_epoch,
             phases.seconds, results, settings, labels(store), has_splits(data), table,
-            latest=link_latest(run.path),
+            latest=link_latest(run.path), class_names=getattr(data, "label_names", None),
+            example_id=str((getattr(store, "node_ids", None) or ["0"])[0]),
+            has_citations=hasattr(data, "citation_index"),
         ))  # fmt: skip
     return metrics
 

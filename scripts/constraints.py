@@ -1,8 +1,8 @@
 """Writes the constraints file of the tested versions: ``make constraints``.
 
 The versions installed in the running environment of ``heco_pyg`` and everything it needs
-(its requirements with the ``dev`` extra, recursively, markers evaluated), as
-``name==version``. Local version labels are dropped (``torch==2.13.0+cpu`` becomes
+(its requirements with the ``dev``, ``faiss`` and ``optuna`` extras, recursively, markers
+evaluated), as ``name==version``. Local version labels are dropped (``torch==2.13.0+cpu`` becomes
 ``torch==2.13.0``) so that the CPU and the CUDA build of the same release both satisfy it;
 which build is installed is the Makefile's ``TORCH``/``TORCH_INDEX`` choice. Packages in
 the environment that heco_pyg does not need (tools, other projects) are left out.
@@ -48,7 +48,7 @@ def closure(root: str, extras: tuple[str, ...]) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--package", default="heco_pyg")
-    parser.add_argument("--extras", nargs="*", default=["dev"])
+    parser.add_argument("--extras", nargs="*", default=["dev", "faiss", "optuna"])
     args = parser.parse_args(argv)
     versions = closure(args.package, tuple(args.extras))
     versions.pop(canonicalize_name(args.package), None)

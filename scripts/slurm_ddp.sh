@@ -23,11 +23,15 @@ head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
 # resubmitted job must find it again.
 run_dir=${RUN_DIR:-outputs/ddp/${SLURM_JOB_ID}}
 
+# SLURM_GPUS_PER_NODE is "4" or, with a GPU type, "a100:4".
+gpus=${SLURM_GPUS_PER_NODE:-4}
+
+# torchrun's flags as its --help spells them (torch >= 2.4; the underscore forms still work).
 srun .venv/bin/torchrun \
   --nnodes="$SLURM_NNODES" \
-  --nproc_per_node="${SLURM_GPUS_PER_NODE:-4}" \
-  --rdzv_id="$SLURM_JOB_ID" \
-  --rdzv_backend=c10d \
-  --rdzv_endpoint="$head_node:29500" \
+  --nproc-per-node="${gpus##*:}" \
+  --rdzv-id="$SLURM_JOB_ID" \
+  --rdzv-backend=c10d \
+  --rdzv-endpoint="$head_node:29500" \
   -m heco_pyg.train trainer=ddp experiment=minibatch hydra.run.dir="$run_dir" \
   trainer.resume=true model.sparse_embeddings=false "$@"  # NCCL cannot all-reduce sparse gradients

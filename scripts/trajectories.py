@@ -44,13 +44,13 @@ def record(dataset: str, seed: int, epochs: int, every: int, decay: float, repea
     import torch.nn.functional as F
     from hydra import compose, initialize_config_module
     from hydra.utils import instantiate
+    from torch_geometric import seed_everything
 
     from heco_pyg.core.runtime import configure_threads
     from heco_pyg.data import build_data
     from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
     from heco_pyg.evaluation.probe import ProtocolSettings, linear_probe
     from heco_pyg.evaluation.protocol import split_indices
-    from heco_pyg.train import seed_everything
     from heco_pyg.training.embedding import embed
     from heco_pyg.training.stopping import WeightAverage
 

@@ -105,3 +105,19 @@ def test_train_and_recommend_commands_on_the_gpu(tmp_path):
     results = recommend(compose_config([f"run_dir={tmp_path / 'run'}", "query=0", "k=5"],
                                        name="recommend"))  # fmt: skip
     assert len(results) == 1
+
+
+def test_an_out_of_core_graph_trains_mini_batches_on_the_gpu_with_its_entries_on_the_host(
+    tmp_path,
+):
+    from tests.data.test_out_of_core import small_graph
+
+    data = prepare_paper_graph(small_graph(), {"author": 2, "concept": 2}, workdir=tmp_path)
+    torch.manual_seed(0)
+    model = HeCo(**model_arguments(data), hidden_channels=8, metapath_sample_size=4)
+    inputs = model.prepare(**model_inputs(data))
+    trainer = Trainer(max_epochs=2, batch_size=128, device="cuda", progress=False)
+    trainer.fit(model, HeCoLoss(), inputs, positive_index(data))
+    assert all(torch.isfinite(torch.tensor([r.loss for r in trainer.history])))
+    moved = inputs.to("cuda").metapaths["PAP"].adjacency
+    assert moved.rowptr.is_cuda and not moved.col.is_cuda

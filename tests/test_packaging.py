@@ -7,6 +7,7 @@ import ast
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -80,8 +81,20 @@ def test_floors_that_the_code_needs():
     # runs/tracking.py passes reinit="finish_previous" (wandb >= 0.19.10)
     assert not requirements["wandb"].specifier.contains("0.19.9")
     assert requirements["wandb"].specifier.contains("0.19.10")
+    # the trainer's Adam(fused=True) on the CPU needs torch >= 2.4
+    assert not requirements["torch"].specifier.contains("2.3.1")
+    # urllib3 2.0.0 and 2.0.1 are yanked; requests < 2.30 refuses urllib3 2
+    assert not requirements["urllib3"].specifier.contains("2.0.1")
+    assert not requirements["requests"].specifier.contains("2.29.0")
     faiss = Requirement(project["optional-dependencies"]["faiss"][0])
     assert not faiss.specifier.contains("1.8.0")  # NumPy 2 needs faiss-cpu >= 1.9
+    # every extra that `make install` installs has its tested version in the constraints
+    tested = {canonicalize_name(line.split("==")[0])
+              for line in (ROOT / "constraints.txt").read_text().splitlines()
+              if "==" in line}  # fmt: skip
+    for extra in ("dev", "faiss", "optuna"):
+        for line in project["optional-dependencies"][extra]:
+            assert canonicalize_name(Requirement(line).name) in tested, line
     (ruff,) = [Requirement(r) for r in project["optional-dependencies"]["dev"] if "ruff" in r]
     assert str(ruff.specifier).startswith("==")  # formatting changes between releases
     assert project["license"] == "MIT" and (ROOT / "LICENSE").is_file()
@@ -109,6 +122,10 @@ def test_wheel_installs_with_the_constraints_and_runs_from_an_empty_folder(tmp_p
                   "-w", str(dist), str(ROOT)], tmp_path)  # fmt: skip
     assert "deprecat" not in build.lower(), build
     (wheel,) = dist.glob("heco_pyg-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "heco_pyg/py.typed" in names  # PEP 561
+    assert "hydra_plugins/heco_optuna_sweeper.py" in names  # hparams_search=optuna
+    assert "heco_pyg/data/sample/openalex_works.jsonl.gz" in names  # data.source=sample
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], tmp_path)
     bin_dir = venv / "bin"

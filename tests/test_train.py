@@ -17,7 +17,7 @@ import torch
 from omegaconf import OmegaConf, open_dict
 
 import heco_pyg.train
-from heco_pyg.core.errors import RunError
+from heco_pyg.core.errors import RunError, UserError
 from heco_pyg.evaluate import recommendation_task
 from heco_pyg.runs.document import write_report
 from heco_pyg.runs.run_dir import RunDir
@@ -94,6 +94,33 @@ def test_train_logs_losses_and_attention_to_offline_wandb(tmp_path, monkeypatch)
     assert sum(rows[0][k] for k in ("attention/type/author", "attention/type/concept")) == (
         pytest.approx(1.0, abs=1e-5)
     )
+
+
+def test_a_wandb_start_up_failure_is_one_line_and_marks_the_run_failed(tmp_path, monkeypatch):
+    import wandb
+
+    def refuse(**settings):
+        raise wandb.errors.UsageError("api_key not configured (no-tty).\ncall wandb.login(key=)")
+
+    monkeypatch.setattr(wandb, "init", refuse)
+    cfg = compose_config([*TINY_SYNTHETIC, "logger=wandb", "logger.mode=online"])
+    with pytest.raises(UserError) as raised:
+        train(cfg, tmp_path / "run")
+    message = str(raised.value)
+    assert "\n" not in message and "api_key not configured" in message
+    assert "logger.mode=online" in message and "logger.mode=offline" in message
+    manifest = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert manifest["status"] == "failed" and manifest["error"].endswith("logger=none")
+
+
+def test_a_run_that_fails_before_training_is_marked_failed(tmp_path):
+    tiny = [o for o in TINY_SYNTHETIC if not o.startswith("data.")]
+    cfg = compose_config([*tiny, "logger=none", "data=openalex", "data.source=works",
+                          f"data.path={tmp_path / 'missing'}"])  # fmt: skip
+    with pytest.raises(UserError, match="no such file"):
+        train(cfg, tmp_path / "run")
+    manifest = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert manifest["status"] == "failed" and "no such file" in manifest["error"]
 
 
 def test_mini_batch_training(tiny_config, tmp_path):

@@ -29,6 +29,7 @@ import gc
 import os
 import signal
 import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +40,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
+from heco_pyg.config.extras import require_extra
 from heco_pyg.config.schema import COMMANDS, GROUPS, all_keys
 from heco_pyg.config.validate import did_you_mean, validate_config
 from heco_pyg.core.errors import ConfigError, DataError, Interrupted, UserError
@@ -53,6 +55,15 @@ from heco_pyg.core.secrets import (
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
 # Exit status 2 (a UserError inside main is exit 1, :func:`command_errors`).
 CONFIG_ERRORS = (DataError, ConfigError, MissingMandatoryValue, FileNotFoundError)
+# Hydra's own flags (its argument parser; tests/cli/test_command.py compares): those whose
+# next argument is their value, --info's optional value, and shell completion, whose
+# ``install=bash``/``query=...`` are its commands, not overrides.
+HYDRA_VALUE_FLAGS = frozenset({"--cfg", "-c", "--package", "-p", "--config-path", "-cp",
+                               "--config-name", "-cn", "--config-dir", "-cd",
+                               "--experimental-rerun"})  # fmt: skip
+HYDRA_INFO_FLAGS = ("--info", "-i")
+HYDRA_INFO = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
+SHELL_COMPLETION = ("--shell-completion", "-sc")
 # The config groups each command composes (its --help lists them).
 COMMAND_GROUPS = {
     "train": ("data", "model", "loss", "trainer", "logger", "protocol", "experiment",
@@ -138,24 +149,43 @@ def help_text(command: str) -> str:
 
 
 def experiments_text() -> str:
-    """``--info``: each experiment with the first line of its description."""
+    """``--info``: each experiment with its description, whole: the leading comment lines
+    up to its example command, wrapped under the name."""
+    files = sorted((CONFIG_DIR / "experiment").glob("*.yaml"))
+    width = max(len(f.stem) for f in files) + 2
     lines = ["Experiments (python -m heco_pyg.train experiment=NAME):"]
-    for file in sorted((CONFIG_DIR / "experiment").glob("*.yaml")):
-        comments = [line.lstrip("# ").strip() for line in file.read_text().splitlines()
-                    if line.startswith("#") and "@package" not in line]  # fmt: skip
-        lines.append(f"  {file.stem:<16} {comments[0] if comments else ''}")
+    for file in files:
+        words = []
+        for line in file.read_text().splitlines():
+            if not line.startswith("#") or "python -m" in line:
+                break
+            if "@package" not in line:
+                words.append(line.lstrip("# ").strip())
+        text = " ".join(words).rstrip(":")
+        lines.append(textwrap.fill(text, 100, initial_indent=f"  {file.stem:<{width}}",
+                                   subsequent_indent=" " * (width + 2)))  # fmt: skip
     return "\n".join(lines)
 
 
 def preflight(arguments: list[str], command: str) -> list[str]:
-    """The command line Hydra should see: secrets moved out, unknown keys refused."""
+    """The command line Hydra should see: secrets moved out, unknown keys refused. Hydra's
+    own flags and their values pass through; under shell completion, everything."""
+    if any(argument in SHELL_COMPLETION for argument in arguments):
+        return list(arguments)
     kept, known = [], None
-    for argument in arguments:
+    for position, argument in enumerate(arguments):
+        previous = arguments[position - 1] if position else ""
+        if previous in HYDRA_VALUE_FLAGS or (
+            previous in HYDRA_INFO_FLAGS and argument in HYDRA_INFO
+        ):
+            kept.append(argument)
+            continue
         if argument.startswith("-") or "=" not in argument:
             kept.append(argument)
             continue
         key, value = argument.split("=", 1)
         name = key.lstrip("+~")
+        require_extra(name, value)  # index=faiss, hparams_search=optuna: the pip install line
         if is_secret_key(name.rsplit(".", 1)[-1]):
             if name.endswith("api_key"):
                 register_secret(value)
@@ -165,6 +195,9 @@ def preflight(arguments: list[str], command: str) -> list[str]:
                 f"{name} looks like a secret and is not accepted on the command line (Hydra "
                 "would save it); use an environment variable or a file"
             )
+        if name in ("hydra.run.dir", "hydra.sweep.dir") and Path(value).exists() \
+                and not Path(value).is_dir():  # fmt: skip
+            raise ConfigError(f"{name}={value}: exists and is not a folder; choose a folder")
         if key.startswith(("+", "~")) or name.startswith("hydra") or "/" in name:
             kept.append(argument)
             continue
@@ -233,6 +266,22 @@ def freeze_imports() -> None:
     gc.freeze()
 
 
+def answer_early(command: str, arguments: list[str]) -> bool:
+    """``--help``/``-h`` (every group and key) and a bare ``--info`` (the experiments):
+    printed, and True, before the command's own module is needed. Hydra's ``--info X``
+    (``all``, ``config``, ``defaults``, ...), ``-i X`` and ``--hydra-help`` go to Hydra."""
+    if "--help" in arguments or "-h" in arguments:
+        print(help_text(command))
+        return True
+    for position, argument in enumerate(arguments):
+        if argument in HYDRA_INFO_FLAGS and arguments[position + 1 : position + 2] not in [
+            [value] for value in HYDRA_INFO
+        ]:
+            print(experiments_text())
+            return True
+    return False
+
+
 def command(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
     """Decorates a command's ``main(cfg)``; see the module docstring."""
 
@@ -255,11 +304,7 @@ def command(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callabl
         def run() -> Any:
             freeze_imports()
             arguments = sys.argv[1:]
-            if "--help" in arguments or "-h" in arguments:
-                print(help_text(config_name))
-                return None
-            if "--info" in arguments:
-                print(experiments_text())
+            if answer_early(config_name, arguments):
                 return None
             try:
                 sys.argv[1:] = preflight(arguments, config_name)

@@ -45,6 +45,9 @@ class Setting:
         return f"{text} or null" if self.null else text
 
 
+MAX_SEED = 2**32 - 1  # numpy's seeds stop there
+
+
 def _s(kind, help, low=None, high=None, low_open=False, choices=(), null=False, words=()
        ) -> Setting:  # fmt: skip
     return Setting(kind, help, low, high, low_open, tuple(choices), null, tuple(words))
@@ -101,7 +104,7 @@ PREPARATION = {
 DATA_COMMON = {
     "_target_": _s(str, "the loader (heco_pyg.data.*)"),
     "name": _s(str, "the dataset's name (run names, wandb tags)"),
-    "seed": _s(int, "the data's random seed", 0),
+    "seed": _s(int, "the data's random seed", 0, MAX_SEED),
     "preparation": _s(dict, "meta-path pruning, positives and samples (data.preparation.*)"),
 }
 
@@ -113,7 +116,7 @@ DATA = {
         "num_fields": _s(int, "planted fields (the labels)", 1),
     },
     "load_openalex": {
-        "source": _s(str, "where works come from", choices=("api", "works", "artifacts")),
+        "source": _s(str, "where works come from", choices=("api", "works", "artifacts", "sample")),
         "path": _s(str, "source=works|artifacts: the file or folder to read", null=True),
         "query": _s(dict, "source=api: filter, search, sort, select, max_works"),
         "mailto": _s(str, "the polite pool's e-mail (or env OPENALEX_MAILTO)", null=True),
@@ -121,7 +124,8 @@ DATA = {
             str, "a file holding the OpenAlex key (else env OPENALEX_API_KEY)", null=True
         ),
         "api_url": _s(str, "the API root (null = https://api.openalex.org)", null=True),
-        "api_timeout": _s(float, "seconds per API request", 0, 600, low_open=True),
+        "api_timeout": _s(float, "seconds per socket operation", 0, 600, low_open=True),
+        "api_deadline": _s(float, "seconds one API page may take in all", 0, low_open=True),
         "api_retries": _s(int, "retries per API page (connect/read errors, 429, 5xx)", 0, 20),
         "api_backoff": _s(float, "retry backoff factor in seconds (doubling, jittered)", 0, 60),
         "concepts": _s(
@@ -149,6 +153,8 @@ DATA = {
             choices=("raise", "skip"),
         ),
         "data_dir": _s(str, "the page and graph cache root (${paths.data_dir})", null=True),
+        "max_line_bytes": _s(int, "a longer JSON line is a bad record", 1),
+        "max_part_bytes": _s(int, "a file decompressing to more stops there (bad record)", 1),
     },
     "load_citeulike": {
         "path": _s(
@@ -167,10 +173,10 @@ DATA = {
             "where missing files are downloaded from (the release commit); null = never",
             null=True,
         ),
-        "trusted_sha256": _s(
-            dict, "{nei_x.npy: sha256} object arrays to unpickle beyond the pinned release"
-        ),
         "download_timeout": _s(float, "seconds per downloaded file", 0, 3600, low_open=True),
+        "cache_dir": _s(
+            str, "converted object neighbour files (${paths.data_dir}/processed)", null=True
+        ),
         "target": _s(str, "the embedded node type"),
         "labels": _s(str, "the label file"),
         "neighbours": _s(dict, "{type: {file, sample_size}}: the schema view"),
@@ -219,6 +225,7 @@ TRAINER = {
         words=("auto",),
     ),  # fmt: skip
     "progress": _s(bool, "show a progress bar"),
+    "progress_every": _s(float, "no terminal: a progress log line every N seconds (0: none)", 0),
     "checkpoint_every": _s(
         int, "save the training state every N epochs (0: only on a stop and at the end)", 0
     ),
@@ -281,7 +288,7 @@ PROTOCOL = {
 COMMANDS = {
     "train": {
         "task_name": _s(str, "names the output folder"),
-        "seed": _s(int, "the run's seed", 0),
+        "seed": _s(int, "the run's seed", 0, MAX_SEED),
         "epoch_logging": _s(dict, "histogram_every, diagnostics_every (epochs)"),
         "optimized_metric": _s(
             str, "the metric returned to sweepers (fused/micro_f1, loss, ...)", null=True
@@ -290,13 +297,13 @@ COMMANDS = {
     },
     "prepare": {
         "task_name": _s(str, "names the output folder"),
-        "seed": _s(int, "the data's seed", 0),
+        "seed": _s(int, "the data's seed", 0, MAX_SEED),
         "stats_file": _s(str, "where graph_stats.json goes (null = the run folder)", null=True),
     },
     "evaluate": {
         "task_name": _s(str, "names the output folder"),
         "run_dir": _s(str, "the training run to evaluate"),
-        "seed": _s(int, "the evaluation's seed", 0),
+        "seed": _s(int, "the evaluation's seed", 0, MAX_SEED),
         "recommend": _s(dict, "task=recommend: k, batch_size, threads"),
     },
     "recommend": {
@@ -315,7 +322,8 @@ COMMANDS = {
         "metadata": _s(str, "CSV with paper_id[,title][,doi]", null=True),
         "batch_size": _s(int, "queries per batch", 1),
         "threads": _s(int, "torch threads", 1, null=True),
-        "seed": _s(int, "cold-start neighbour sampling seed", 0),
+        "seed": _s(int, "cold-start neighbour sampling seed", 0, MAX_SEED),
+        "force_cold_start": _s(bool, "record= of a paper in the graph: encode it from the record"),
     },
 }
 

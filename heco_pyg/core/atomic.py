@@ -4,15 +4,19 @@ Every write goes to a temporary file in the destination's folder, is flushed and
 ``fsync``-ed, then renamed over the destination with ``os.replace`` (atomic on POSIX), and
 the folder is ``fsync``-ed so the rename survives a crash. A failure (or a kill) during the
 write leaves the previous file as it was. Each writer returns the file's size and SHA-256,
-hashed while writing, so a manifest need not read the file again.
+hashed while writing, so a manifest need not read the file again. A write that fails
+because the disk is full is a one-line :class:`DiskFull` naming the disk and its free
+space (torch's own message, ``unexpected pos ...``, says neither).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
 import os
+import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +25,46 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import torch
+
+from heco_pyg.core.errors import UserError
+from heco_pyg.core.secrets import mask_registered
+
+#: Below this many free bytes a failed write is taken for a full disk.
+NEARLY_FULL = 64 * 2**20
+
+
+class DiskFull(UserError):
+    """A write failed for want of space; the message names the disk and its free space."""
+
+
+def disk_space(path: str | os.PathLike) -> str:
+    """``"/mount: 12 MiB free of 20 MiB"`` for the disk holding ``path`` (or its nearest
+    existing parent)."""
+    where = Path(path).absolute()
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    mount = where
+    while not os.path.ismount(mount) and mount != mount.parent:
+        mount = mount.parent
+    usage = shutil.disk_usage(where)
+    return f"{mount}: {usage.free / 2**20:,.0f} MiB free of {usage.total / 2**20:,.0f} MiB"
+
+
+def _disk_full(error: BaseException, path: Path) -> DiskFull | None:
+    """A :class:`DiskFull` for ``error`` if it is one (ENOSPC/EDQUOT, or a library's write
+    error on a nearly full disk), else None."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        pass
+    elif not isinstance(error, (OSError, RuntimeError)):
+        return None
+    else:
+        try:
+            if shutil.disk_usage(path.parent).free >= NEARLY_FULL:
+                return None
+        except OSError:
+            return None
+    return DiskFull(f"{path}: cannot be written, the disk is full ({disk_space(path.parent)}); "
+                    "free some space or write elsewhere, and run again")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -96,8 +140,11 @@ def atomic_handle(path: str | os.PathLike) -> Iterator[HashingWriter]:
             handle.flush()
             os.fsync(handle.fileno())
         _commit(temporary, path)
-    except BaseException:
+    except BaseException as error:
+        full = _disk_full(error, path)
         temporary.unlink(missing_ok=True)
+        if full is not None:
+            raise full from None
         raise
 
 
@@ -115,14 +162,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(temporary, "rb+") as handle:
             os.fsync(handle.fileno())
         _commit(temporary, path)
-    except BaseException:
+    except BaseException as error:
+        full = _disk_full(error, path)
         temporary.unlink(missing_ok=True)
+        if full is not None:
+            raise full from None
         raise
 
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
-    """Writes text (UTF-8) or bytes to ``path`` atomically; returns the path."""
-    write_bytes(path, data.encode() if isinstance(data, str) else data)
+    """Writes text (UTF-8) or bytes to ``path`` atomically; returns the path. Text passes
+    :func:`~heco_pyg.core.secrets.mask_registered` last: a registered secret (the API
+    key) never reaches a file, whatever path it took."""
+    write_bytes(path, mask_registered(data).encode() if isinstance(data, str) else data)
     return Path(path)
 
 

@@ -11,7 +11,11 @@ and the wandb config. It replaces
 * ``key=value`` / ``'key': 'value'`` / ``"key": "value"`` pairs with such keys in text,
   e.g. a request URL inside a connection error;
 * every value registered with :func:`register_secret` (the key actually in use),
-  wherever it appears.
+  wherever it appears, in any letter case and reversed (a server may echo it so).
+
+Text cut to a length is redacted first and cut afterwards (:func:`shorten`), so a key
+straddling the cut cannot leave its prefix behind. ``api_key_file`` (and any ``*_file``
+or ``*_path`` key) names a file, not a secret.
 """
 
 from __future__ import annotations
@@ -39,19 +43,40 @@ _PAIR = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _registered: set[str] = set()
+_registered_pattern: re.Pattern | None = None
+FILE_SUFFIXES = ("_file", "_path")  # `api_key_file=FILE` names where the key is
 
 
 def is_secret_key(key: Any) -> bool:
-    """True for a key whose value must never be shown (``api_key``, ``token``, ...)."""
+    """True for a key whose value must never be shown (``api_key``, ``token``, ...); not
+    for one that names a file (``api_key_file``)."""
     name = str(key).lower()
-    return any(word in name for word in SECRET_WORDS)
+    return any(word in name for word in SECRET_WORDS) and not name.endswith(FILE_SUFFIXES)
 
 
 def register_secret(value: str | None) -> None:
-    """Redacts ``value`` wherever it appears from now on (values under 4 characters are
-    not registered: they would mask ordinary text)."""
-    if value and len(value) >= 4:
+    """Redacts ``value`` wherever it appears from now on, in any letter case and reversed
+    (values under 4 characters are not registered: they would mask ordinary text)."""
+    global _registered_pattern
+    if value and len(value) >= 4 and value not in _registered:
         _registered.add(value)
+        forms = {form for secret in _registered for form in (secret, secret[::-1])}
+        _registered_pattern = re.compile(
+            "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True)),
+            re.IGNORECASE,
+        )
+
+
+def mask_registered(text: str) -> str:
+    """``text`` with the registered secrets (any case, reversed) replaced by ``***`` and
+    nothing else changed: safe inside JSON, e.g. an API page before it is cached."""
+    return _registered_pattern.sub(MASK, text) if _registered_pattern is not None else text
+
+
+def shorten(text: Any, limit: int) -> str:
+    """``str(text)`` redacted, then cut to ``limit`` characters (in this order: a secret
+    straddling the cut is masked whole)."""
+    return redact(str(text))[:limit]
 
 
 def redact(value: Any) -> Any:
@@ -63,9 +88,7 @@ def redact(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(redact(v) for v in value)
     if isinstance(value, str):
-        for secret in sorted(_registered, key=len, reverse=True):
-            value = value.replace(secret, MASK)
-        return _PAIR.sub(_mask, value)
+        return _PAIR.sub(_mask, mask_registered(value))
     return value
 
 

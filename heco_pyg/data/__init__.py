@@ -5,6 +5,7 @@ from heco_pyg.core.errors import DataError
 from heco_pyg.data.artifacts import read_artifacts, write_artifacts
 from heco_pyg.data.graph import build_graph
 from heco_pyg.data.loaders import (
+    OPENALEX_SAMPLE,
     build_data,
     load_citeulike,
     load_heco_benchmark,
@@ -14,6 +15,7 @@ from heco_pyg.data.loaders import (
 from heco_pyg.data.pipeline import prepare_paper_graph
 
 __all__ = [
+    "OPENALEX_SAMPLE",
     "DataError",
     "build_data",
     "build_graph",

@@ -92,10 +92,15 @@ def _load_features(path: Path, rows: int, optional: bool) -> np.ndarray | None:
     x = _load_key(path, "X")
     if x.ndim != 2 or x.shape[0] != rows:
         raise DataError(f"{path}: X has shape {x.shape}, expected ({rows}, F)")
+    real = (
+        x.dtype == bool or np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)
+    )
+    if not real:  # complex values would lose their imaginary part
+        raise DataError(f"{path}: X must hold real numbers, got {x.dtype}")
     if x.shape[1] == 0 or is_identity_features(x):
         return None  # featureless: a learnable embedding table in the model
-    if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
-        raise DataError(f"{path}: X contains NaN, inf or non-numbers ({x.dtype})")
+    if not np.isfinite(x).all():
+        raise DataError(f"{path}: X contains NaN or inf ({x.dtype})")
     if len(x) > 1 and np.ptp(x, axis=0).max() == 0:
         log.warning("%s: every row of X is the same (constant features): the views will "
                     "learn from the graph alone and may collapse", path)  # fmt: skip
@@ -105,6 +110,9 @@ def _load_features(path: Path, rows: int, optional: bool) -> np.ndarray | None:
 def _check_metapath(path: Path, num_papers: int) -> float:
     """Validates a stored CSR meta-path; returns its density."""
     indptr, indices = _load_key(path, "indptr"), _load_key(path, "indices")
+    for name, array in (("indptr", indptr), ("indices", indices)):
+        if not np.issubdtype(array.dtype, np.integer):  # 1.5 would be truncated to row 1
+            raise DataError(f"{path}: {name} must hold integers, got {array.dtype}")
     if indptr.shape != (num_papers + 1,):
         raise DataError(f"{path}: indptr has shape {indptr.shape}, expected ({num_papers + 1},)")
     if indptr[-1] != len(indices) or (np.diff(indptr) < 0).any():

@@ -20,16 +20,20 @@ Missing files are downloaded from ``url`` (the official repository's raw files a
 release commit, :mod:`heco_pyg.data.heco_release`), with a timeout, and checked against
 the pinned SHA-256; without network the error says which files to put where.
 
-Nothing is unpickled unless it is a known file: every array is read with
-``allow_pickle=False``, and an object ``nei_<x>.npy`` (the release stores ragged
-neighbour lists as pickled object arrays) is unpickled only when its SHA-256 is pinned
-(or listed in ``data.trusted_sha256``); it is then converted once to a plain ``.npz``
-beside it (``.nei_<x>.npy.<hash>.npz``), read without pickle from then on.
+No file can run code: every array is read with ``allow_pickle=False``, except an object
+``nei_<x>.npy`` (the release stores ragged neighbour lists as pickled object arrays),
+which is read once into memory and rebuilt by an unpickler that admits only numpy's
+array reconstruction (:func:`heco_pyg.data.heco_release.read_object_array`); it is then
+converted once to a plain ``.npz`` in ``data.cache_dir``
+(``${paths.data_dir}/processed/nei_<x>.npy.<hash>.npz``: never beside the input, whose
+folder may be read-only or shared).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
 import logging
 import os
 import tempfile
@@ -45,9 +49,10 @@ import torch
 from torch_geometric.data import HeteroData
 
 from heco_pyg.core.errors import DataError
-from heco_pyg.data.download import DOWNLOAD_TIMEOUT, download_files, sha256
+from heco_pyg.data.download import DOWNLOAD_TIMEOUT, download_files
 from heco_pyg.data.graph import build_graph, metapath_edge_type
 from heco_pyg.data.heco_release import SHA256 as RELEASE_SHA256
+from heco_pyg.data.heco_release import read_object_array
 from heco_pyg.data.positives import select_positives
 
 log = logging.getLogger(__name__)
@@ -82,33 +87,35 @@ def _read_matrix(path: Path) -> sp.spmatrix | np.ndarray:
             raise DataError(f"{path}: neither a scipy sparse .npz nor a numpy array") from error
 
 
-def _object_rows(path: Path, trusted: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``(counts, flat)`` of a pickled object ``nei_<x>.npy``, unpickled only when its
-    SHA-256 is pinned or trusted; converted once to a plain ``.npz`` beside it."""
-    digest = sha256(path)
-    plain = path.with_name(f".{path.name}.{digest[:16]}.npz")
-    if plain.is_file():
+def _object_rows(path: Path, raw: bytes, cache_dir: Path | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """``(counts, flat)`` of a pickled object ``nei_<x>.npy`` whose bytes are ``raw``, read
+    by the restricted unpickler (:func:`~heco_pyg.data.heco_release.read_object_array`);
+    converted once to a plain ``.npz`` in ``cache_dir``, named by the SHA-256 of ``raw``
+    (never beside the input; ``None``: converted every time)."""
+    digest = hashlib.sha256(raw).hexdigest()
+    plain = cache_dir / f"{path.name}.{digest[:16]}.npz" if cache_dir is not None else None
+    if plain is not None and plain.is_file():
         try:
             with np.load(plain, allow_pickle=False) as stored:
                 return stored["counts"], stored["flat"]
         except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile):
             log.warning("%s: unreadable conversion, converting again", plain)
-    pinned = {h for files in RELEASE_SHA256.values() for h in files.values()}
-    if digest not in pinned and digest not in set(trusted):
-        raise DataError(
-            f"{path}: a pickled object array whose SHA-256 ({digest}) is not a pinned HeCo "
-            "release file; refusing to unpickle it. Replace it with the official file, or, "
-            f"if you made it and trust it, add data.trusted_sha256.{path.name}={digest}"
-        )
     try:
-        rows = np.load(path, allow_pickle=True)  # the release file itself, verified above
+        rows = read_object_array(raw)
         arrays = [np.asarray(row, dtype=np.int64).reshape(-1) for row in rows]
-    except (ValueError, TypeError, OSError, EOFError) as error:
-        raise DataError(f"{path}: not an array of integer neighbour lists ({error})") from None
+    except (ValueError, TypeError, OverflowError) as error:
+        raise DataError(
+            f"{path}: not an array of integer neighbour lists ({str(error)[:200]}); replace "
+            "it with the official file (github.com/liun-online/HeCo, data/<name>/)"
+        ) from None
     counts = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
     flat = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
+    if plain is None:
+        return counts, flat
     try:
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        plain.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=plain.parent, prefix=f".{plain.name}.")
         with os.fdopen(descriptor, "wb") as handle:
             np.savez(handle, counts=counts, flat=flat)
         os.replace(temporary, plain)
@@ -117,14 +124,16 @@ def _object_rows(path: Path, trusted: Sequence[str]) -> tuple[np.ndarray, np.nda
     return counts, flat
 
 
-def _neighbour_edges(path: Path, num_target: int, trusted: Sequence[str] = ()) -> np.ndarray:
-    """``[E, 2]`` (target id, neighbour id) pairs from a ``nei_<x>.npy`` file."""
+def _neighbour_edges(path: Path, num_target: int, cache_dir: Path | None = None) -> np.ndarray:
+    """``[E, 2]`` (target id, neighbour id) pairs from a ``nei_<x>.npy`` file (read once:
+    the bytes parsed are the bytes hashed)."""
     try:
-        neighbours = np.load(path, allow_pickle=False)
+        raw = path.read_bytes()
+        neighbours = np.load(io.BytesIO(raw), allow_pickle=False)
     except ValueError as error:
         if "allow_pickle" not in str(error):
             raise DataError(f"{path}: not a numpy array ({error})") from None
-        counts, flat = _object_rows(path, trusted)
+        counts, flat = _object_rows(path, raw, cache_dir)
     except (OSError, EOFError) as error:
         raise DataError(f"{path}: not a numpy array ({error})") from None
     else:  # a plain [N, k] array
@@ -230,8 +239,8 @@ def load_heco_benchmark_graph(
     url: str | None = None,
     name: str = "heco",
     opener: Callable[[str], object] | None = None,
-    trusted_sha256: Mapping[str, str] | None = None,
     download_timeout: float = DOWNLOAD_TIMEOUT,
+    cache_dir: str | Path | None = None,
 ) -> HeteroData:
     """Reads one official HeCo dataset folder into the project's graph.
 
@@ -253,11 +262,10 @@ def load_heco_benchmark_graph(
         url: where missing files are downloaded from (``None``: never download).
         name: dataset name, kept on the graph.
         opener: ``urllib.request.urlopen`` or a stand-in (tests).
-        trusted_sha256: ``{file: sha256}`` of object ``nei_*.npy`` files to unpickle
-            beyond the pinned release files (your own data, in the official format).
         download_timeout: seconds per downloaded file.
+        cache_dir: where object ``nei_*.npy`` files are kept converted to plain ``.npz``
+            (``${paths.data_dir}/processed``, like every source's cache; ``None``: none).
     """
-    trusted = list((trusted_sha256 or {}).values())
     if opener is None:
         opener = functools.partial(urllib.request.urlopen, timeout=download_timeout)
     root = Path(root)
@@ -277,7 +285,8 @@ def load_heco_benchmark_graph(
 
     label_array = _integers(root / labels)
     num_target = len(label_array)
-    schema_edges = {t: _neighbour_edges(root / spec["file"], num_target, trusted)
+    cache = Path(cache_dir) if cache_dir is not None else None
+    schema_edges = {t: _neighbour_edges(root / spec["file"], num_target, cache)
                     for t, spec in neighbours.items()}  # fmt: skip
     num_nodes = {target: num_target}
     feature_arrays: dict[str, np.ndarray | None] = {}

@@ -1,14 +1,25 @@
 """The official HeCo release (github.com/liun-online/HeCo, ``data/<name>/``): the commit
-its files are downloaded from, and the SHA-256 of each file, pinned.
+its files are downloaded from, the SHA-256 of each file, pinned, and the reader of its
+pickled ``nei_*.npy`` object arrays.
 
-Downloads are checked against these values, and an object (pickled) ``nei_*.npy`` is
-unpickled only when its hash is listed here (or in ``data.trusted_sha256``). The values
-were computed from the release files of ACM and DBLP (``../shared/data/heco``); AMiner
-and Freebase were not available, so their files have no pin: their plain arrays are
-read without pickle, and their ``nei_*.npy`` need ``data.trusted_sha256``.
+Downloads are checked against these values. The ACM and DBLP values were computed from
+the release files (``../shared/data/heco``); the AMiner and Freebase ``nei_*.npy`` values
+are those of the official repository's files (issue 25), their other files have no pin.
+
+The release stores ragged neighbour lists as pickled numpy object arrays. They are read
+by :func:`read_object_array`, whose unpickler admits numpy's array reconstruction and
+nothing else, so no file (pinned or not, swapped in after a check or not) can run code.
 """
 
 from __future__ import annotations
+
+import io
+import pickle
+from typing import Any
+
+import numpy as np
+
+from heco_pyg.core.npy import read_header
 
 COMMIT = "b90100c4ef66370a1b67efdb59ec321a70edd436"
 URL = f"https://raw.githubusercontent.com/liun-online/HeCo/{COMMIT}/data"
@@ -58,4 +69,54 @@ SHA256: dict[str, dict[str, str]] = {
         "val_40.npy": "b4c0b94ed81eeb28fe9bf6dd4a057de9093aa512caf4197165a2634568e7b2d5",
         "val_60.npy": "7ba309a9daec8bd5d92e217cecc6a22d8547b7b0193a8a30855fffd41636cec6",
     },
+    "aminer": {
+        "nei_a.npy": "69a0cc596ed1c6d16e7da32921db4c693279351d75bbb5a3bcc2f58513f319d1",
+        "nei_r.npy": "568ad58013e0e491b42e5b07e102cb25cc17253c45eb00029615c29133ef513c",
+    },
+    "freebase": {
+        "nei_a.npy": "957f366d1a4b1fa89cb7b841d363fb87b524990b65bc83826d13cf8a43948fe0",
+        "nei_d.npy": "c6b2bea16d81b0bd10d24b3192750a50ceea1fb66addb89ddf444013d0eb77ca",
+        "nei_w.npy": "94cf11663f364417915ef3660ab3f2c0207efc213e780d9cb74fa73deca0cdd6",
+    },
 }
+
+
+# The only globals a numpy object array of integer arrays pickles: the array and dtype
+# reconstructors (module names of numpy 1 and 2) and numpy scalars.
+_ALLOWED_GLOBALS = {
+    (module, name): value
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+    for name, value in (
+        ("_reconstruct", np.zeros(0).__reduce__()[0]),
+        ("scalar", np.int64(0).__reduce__()[0]),
+    )
+} | {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Rebuilds numpy arrays and scalars and nothing else: any other global (``os.system``,
+    ``builtins.eval``, ...) is refused before it is looked up, so a payload cannot run."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _ALLOWED_GLOBALS[module, name]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}") from None
+
+
+def read_object_array(raw: bytes) -> np.ndarray:
+    """The array in the ``.npy`` bytes ``raw``; an object (pickled) array is rebuilt by a
+    restricted unpickler that admits only numpy's own reconstruction (plain arrays never
+    unpickle). Raises ``ValueError`` for anything that is not such an array; the bytes
+    are the caller's, read once, so what was hashed is what is parsed."""
+    stream = io.BytesIO(raw)
+    shape, dtype = read_header(stream)
+    if not dtype.hasobject:
+        return np.load(io.BytesIO(raw), allow_pickle=False)
+    try:
+        array = _ArrayUnpickler(stream).load()
+    except (pickle.UnpicklingError, AttributeError, EOFError, TypeError, IndexError) as error:
+        raise ValueError(f"a pickle that is not a numpy array: {error}") from None
+    if not isinstance(array, np.ndarray) or array.shape != shape:
+        raise ValueError(f"the pickle holds a {type(array).__name__}, not an array of {shape}")
+    return array

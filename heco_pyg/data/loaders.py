@@ -4,6 +4,7 @@ by :mod:`heco_pyg.data`), and :func:`build_data`, which instantiates one."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
@@ -16,6 +17,9 @@ from heco_pyg.data.artifacts import read_artifacts
 from heco_pyg.data.heco_benchmark import load_heco_benchmark_graph
 from heco_pyg.data.pipeline import prepare_paper_graph
 from heco_pyg.data.synthetic import generate_synthetic
+
+#: ``data.source=sample``: 201 real OpenAlex works (CC0; sample/README.md), gzip JSON Lines.
+OPENALEX_SAMPLE = Path(__file__).resolve().parent / "sample" / "openalex_works.jsonl.gz"
 
 
 def build_data(data_config: DictConfig) -> HeteroData:
@@ -56,8 +60,9 @@ def load_openalex(
 ) -> HeteroData:
     """``data=openalex``: OpenAlex papers from ``source``.
 
-    ``artifacts``: the notebook's folder; ``works`` (files of OpenAlex work records) and
-    ``api`` (the live API): :func:`heco_pyg.data.openalex.ingest.ingest_works`, which takes the
+    ``artifacts``: the notebook's folder; ``works`` (files of OpenAlex work records),
+    ``sample`` (:data:`OPENALEX_SAMPLE`, works read the same way) and ``api`` (the live
+    API): :func:`heco_pyg.data.openalex.ingest.ingest_works`, which takes the
     other ``data.*`` keys (``query``, ``concepts``, ``min_concept_score``, ``label``, ...).
     ``preparation``: :func:`prepare_paper_graph`'s keywords (``data.preparation``).
     """
@@ -65,12 +70,15 @@ def load_openalex(
         if not path:
             raise DataError("data.source=artifacts needs data.path=DIR (the artifacts folder)")
         data = read_artifacts(path)
-    elif source in ("works", "api"):
+    elif source in ("works", "api", "sample"):
         from heco_pyg.data.openalex.ingest import ingest_works
 
+        if source == "sample":  # real works inside the package: trains anywhere, offline
+            source, path = "works", str(OPENALEX_SAMPLE)
         data, _ = ingest_works(source, path, **ingest_arguments)
     else:
-        raise DataError(f"unknown data.source={source!r}; expected one of: artifacts, works, api")
+        raise DataError(f"unknown data.source={source!r}; expected one of: "
+                        "artifacts, works, api, sample")  # fmt: skip
     data.name = name
     return prepare_paper_graph(data, **dict(preparation or {}))
 

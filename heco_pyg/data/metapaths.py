@@ -11,7 +11,6 @@ is bounded by ``block_size`` rows of the product plus what is kept.
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections.abc import Iterator, Mapping
@@ -21,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from torch_geometric.data import HeteroData
+from torch_geometric.transforms import BaseTransform
 from torch_geometric.utils import to_undirected
 
 from heco_pyg.core.errors import DataError
@@ -170,7 +170,7 @@ def auto_hub_degree(
     return max(cap, 1)
 
 
-class AddMetaPathCounts:
+class AddMetaPathCounts(BaseTransform):
     """Adds ``(target, name, target)`` edges with ``edge_weight`` = path counts.
 
     Args:
@@ -246,8 +246,7 @@ class AddMetaPathCounts:
             writer.finish()
         return open_edges(self.workdir, name)
 
-    def __call__(self, data: HeteroData) -> HeteroData:
-        data = copy.copy(data)
+    def forward(self, data: HeteroData) -> HeteroData:
         target = data.target
         n = data[target].num_nodes
         stats = dict(getattr(data, "metapath_stats", {}) or {})

@@ -8,13 +8,13 @@ index first). Nothing N x N is ever built.
 
 from __future__ import annotations
 
-import copy
 import logging
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch_geometric.data import HeteroData
+from torch_geometric.transforms import BaseTransform
 
 from heco_pyg.core.errors import DataError
 from heco_pyg.core.phases import Phases
@@ -124,17 +124,16 @@ def select_positives_by_blocks(
     return torch.from_numpy(np.concatenate(parts, axis=1))
 
 
-class AddPositives:
+class AddPositives(BaseTransform):
     """Sets ``data.positive_index``: HeCo positives, self included (a graph-level attribute,
     not an edge store: positives are training labels, not a relation to pass messages over)."""
 
     def __init__(self, pos_num: int) -> None:
         self.pos_num = pos_num
 
-    def __call__(self, data: HeteroData) -> HeteroData:
+    def forward(self, data: HeteroData) -> HeteroData:
         if not data.metapaths:
             raise DataError("positives need meta-paths: add them first")
-        data = copy.copy(data)
         timer = Phases()
         n = data[data.target].num_nodes
         device = data[data.target].x.device if "x" in data[data.target] else "cpu"

@@ -16,13 +16,11 @@ Write the graph in the notebook's artifacts format::
 
 from __future__ import annotations
 
-import argparse
-import inspect
-
 import numpy as np
 import torch
 from torch_geometric.data import HeteroData
 
+from heco_pyg.core.errors import DataError
 from heco_pyg.data.graph import build_graph
 
 
@@ -40,7 +38,11 @@ def _draw_members(
     bounds = np.searchsorted(group_sorted, np.arange(int(draw_group.max(initial=0)) + 2))
     first, last = bounds[draw_group], bounds[draw_group + 1]
     if (first == last).any():
-        raise ValueError("a group has no members: use fewer fields/subtopics or more nodes")
+        raise DataError(
+            "the synthetic graph is too small for its groups (a field or subtopic got no "
+            "authors or concepts): raise data.num_authors / data.num_concepts or lower "
+            "data.num_fields"
+        )
     low = np.where(first > 0, cumulative[first - 1], 0.0)
     point = low + rng.random(len(draw_group)) * (cumulative[last - 1] - low)
     return order[np.minimum(np.searchsorted(cumulative, point, side="right"), last - 1)]
@@ -176,28 +178,3 @@ def generate_synthetic(
     data["concept"].level = torch.from_numpy(level)
     data.citation_index = torch.from_numpy(cites.T.copy())
     return data
-
-
-def main(argv: list[str] | None = None) -> None:
-    from heco_pyg.data.artifacts import write_artifacts
-
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--artifacts", required=True, help="output folder")
-    parser.add_argument(
-        "--author-features",
-        choices=["none", "onehot"],
-        default="none",
-        help="write features_authors.npz as [N, 0] (none) or a dense identity",
-    )
-    for name, parameter in inspect.signature(generate_synthetic).parameters.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(parameter.default),
-                            default=parameter.default)  # fmt: skip
-    args = vars(parser.parse_args(argv))
-    path, author_features = args.pop("artifacts"), args.pop("author_features")
-    data = generate_synthetic(**args)
-    write_artifacts(data, path, author_one_hot=author_features == "onehot")
-    print(f"wrote {data['paper'].num_nodes} papers in the artifacts format to {path}")
-
-
-if __name__ == "__main__":
-    main()

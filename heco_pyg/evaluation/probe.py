@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -225,7 +225,8 @@ def split_probes(
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
     """One probe per split, all trained at once: split ``r`` standardises the features
-    with its training nodes' mean and std and draws its initial weights from
+    with its training nodes' mean and std (a column constant on them is left out) and
+    draws its initial weights from
     ``seed + r``, exactly as :func:`linear_probe` would on that split alone (each
     repetition's loss is its own mean over its training nodes; Adam is element-wise).
 
@@ -240,10 +241,14 @@ def split_probes(
     # are only materialised for the training nodes; every node's logits use the identity
     # ((x - mean) / std) W + b = x (W / std) + (b - (mean / std) W), so no [R, N, C] copy
     # of the features is made (ACM's 1,902 raw feature columns x 50 splits: 1.5 GB each).
+    # A column constant on the training nodes is left out (scale 0): a clamped std (1e-6)
+    # scaled test values by 1e6 through untrained weights (ACM's raw features: chance).
     train_index = torch.stack([torch.from_numpy(split[0]) for split in splits])  # [R, T]
     train_rows = embeddings[train_index]  # [R, T, C]
-    mean, std = train_rows.mean(dim=1), train_rows.std(dim=1).clamp(min=1e-6)  # [R, C]
-    x_train = (train_rows - mean[:, None]) / std[:, None]
+    mean, std = train_rows.mean(dim=1), train_rows.std(dim=1)  # [R, C]
+    varies = std > 1e-6 * (1 + mean.abs())
+    inverse_std = torch.where(varies, 1 / std.clamp(min=1e-12), torch.zeros_like(std))
+    x_train = (train_rows - mean[:, None]) * inverse_std[:, None]
     y_train = labels[train_index]
     bound = math.sqrt(6.0 / (channels + num_classes))  # xavier_uniform_ of Linear(C, K)
     weight = torch.cat([
@@ -270,7 +275,7 @@ def split_probes(
         loss.mean(dim=1).sum().backward()
         optimizer.step()
         with torch.no_grad():
-            scaled = weight / std[:, :, None]  # [R, C, K]
+            scaled = weight * inverse_std[:, :, None]  # [R, C, K]
             shift = bias[:, 0] - torch.einsum("rc,rck->rk", mean, scaled)  # [R, K]
             val_logits = torch.bmm(x_val, scaled) + shift[:, None]  # [R, V, K]
             predicted = val_logits.max(dim=2).indices  # the first best class on ties, as argmax
@@ -298,20 +303,28 @@ def split_probes(
 
 
 def probe_f1(
-    z: np.ndarray, labels: np.ndarray, settings: ProtocolSettings | None = None, seed: int = 0
+    z: np.ndarray,
+    labels: np.ndarray,
+    settings: ProtocolSettings | None = None,
+    seed: int = 0,
+    probes: Callable[[np.ndarray, np.ndarray, list], dict[str, np.ndarray]] | None = None,
 ) -> dict[str, float]:
     """Micro/Macro-F1 and AUC of the linear probe, mean and std over ``settings.repeats``
     seeded few-label splits (:func:`few_label_splits`), one probe each (trained together,
     :func:`split_probes`). Features are standardised with each split's training nodes'
-    mean and std."""
+    mean and std. ``probes(z, labels, splits)``: another classifier on the same splits
+    (the raw-feature baseline: :func:`heco_pyg.evaluation.baseline.logistic_regression_probes`)."""
     settings = settings or ProtocolSettings()
     splits = few_label_splits(np.asarray(labels), settings.per_class, settings.repeats, seed)
     if not splits:
         log.warning("probe skipped: fewer than two classes have three labelled papers")
         return {}
-    z = torch.as_tensor(np.asarray(z), dtype=torch.float32)
-    y = torch.as_tensor(np.asarray(labels)).long()
-    scores = split_probes(z, y, splits, settings, seed)
+    if probes is not None:
+        scores = probes(np.asarray(z), np.asarray(labels), splits)
+    else:
+        z = torch.as_tensor(np.asarray(z), dtype=torch.float32)
+        y = torch.as_tensor(np.asarray(labels)).long()
+        scores = split_probes(z, y, splits, settings, seed)
     summary = {}
     for metric, values in scores.items():
         summary[metric] = float(np.mean(values))

@@ -13,14 +13,15 @@ log = logging.getLogger(__name__)
 def labels_per_class(labels: np.ndarray, per_class: int) -> dict[int, int]:
     """``{class: training (and validation) labels used}``: ``per_class``, or fewer for a
     class too small to keep a test paper (``(n - 1) // 2``); classes with fewer than three
-    labelled papers are left out. Logs a warning naming the classes it shrank or dropped."""
+    labelled papers are left out. Logs (debug) the classes it shrank or dropped."""
     classes, counts = np.unique(labels[labels >= 0], return_counts=True)
     used = {int(c): min(per_class, (int(n) - 1) // 2) for c, n in zip(classes, counts, strict=True)}
     short = {c: k for c, k in used.items() if k < per_class}
     if short:
-        log.warning("probe: %d of %d classes have fewer than %d labelled papers; they use "
-                    "%s labels each (0 = left out)", len(short), len(used), 2 * per_class + 1,
-                    short)  # fmt: skip
+        # debug: called once per view; the run summary warns once, with the class names
+        log.debug("probe: %d of %d classes have fewer than %d labelled papers; they use "
+                  "%s labels each (0 = left out)", len(short), len(used), 2 * per_class + 1,
+                  short)  # fmt: skip
     return {c: k for c, k in used.items() if k >= 1}
 
 

@@ -313,8 +313,9 @@ class HeCo(nn.Module):
         entries of each row (each weighted by ``A_hat_ij * degree / samples``)."""
         size = self.metapath_sample_size
         edges, _ = sample_edges(adjacency, index, size)
-        weight = adjacency.value[edges] * (adjacency.degree[index][:, None] / size)
-        projected, position = self._project_distinct(inputs, self.target, adjacency.col[edges])
+        col, value = adjacency.entries(edges)
+        weight = value * (adjacency.degree[index][:, None] / size)
+        projected, position = self._project_distinct(inputs, self.target, col)
         return F.embedding_bag(position, projected, mode="sum", per_sample_weights=weight)
 
     def __repr__(self) -> str:

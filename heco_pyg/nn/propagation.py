@@ -25,6 +25,7 @@ Both expose ``rows(index)`` returning an operator that :func:`propagate` applies
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -69,7 +70,12 @@ class SymmetricAdjacency:
     def __init__(self, adjacency: Adjacency, dense: bool = False) -> None:
         self.adjacency = adjacency
         self.dense = dense
-        self.matrix = adjacency.rows().to_dense() if dense else adjacency.rows()
+
+    @cached_property
+    def matrix(self) -> Tensor:
+        """The whole matrix, built at the first full product (a mini-batch never needs it:
+        an out-of-core adjacency moved to a GPU keeps its entries on the host)."""
+        return self.adjacency.rows().to_dense() if self.dense else self.adjacency.rows()
 
     def rows(self, index: Tensor | None = None):
         """All rows: a symmetric (or dense) product; some rows: a plain CSR slice."""

@@ -25,7 +25,7 @@ def sample_neighbours(
         none = torch.zeros(index.numel(), dtype=torch.bool, device=index.device)
         return torch.zeros(index.numel(), num_samples, dtype=torch.long, device=index.device), none
     edges, has_neighbours = sample_edges(adjacency, index, num_samples)
-    return adjacency.col[edges] * has_neighbours[:, None], has_neighbours
+    return adjacency.entries(edges)[0] * has_neighbours[:, None], has_neighbours
 
 
 def sample_edges(adjacency: Adjacency, index: Tensor, num_samples: int) -> tuple[Tensor, Tensor]:

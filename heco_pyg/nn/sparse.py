@@ -23,12 +23,21 @@ AdjacencyStore = Callable[[Iterator[tuple[Tensor, Tensor]]], tuple[Tensor, Tenso
 
 @dataclass
 class Adjacency:
-    """A ``num_rows x num_cols`` sparse matrix in CSR parts, rows sliceable by index."""
+    """A ``num_rows x num_cols`` sparse matrix in CSR parts, rows sliceable by index.
+
+    ``host_entries``: ``col`` and ``value`` are memory-mapped files (an out-of-core graph,
+    :meth:`gcn_normalised` with a ``store``) and stay on the host when the adjacency moves
+    to a device: only ``rowptr`` moves, and each batch's entries (:meth:`entries`,
+    :meth:`rows` of some rows) are gathered on the host and copied to the device, so the
+    device holds ``O(N + batch)``, not ``O(E)``. All rows (:meth:`rows` ``()``, the
+    full-batch product) copy every entry, every call.
+    """
 
     rowptr: Tensor
     col: Tensor
     value: Tensor
     num_cols: int
+    host_entries: bool = False
 
     @classmethod
     def from_edges(
@@ -76,7 +85,7 @@ class Adjacency:
 
         rowptr = edge_ptr + torch.arange(num_nodes + 1, device=row.device)
         if store is not None:
-            return cls(rowptr, *store(blocks()), num_nodes)
+            return cls(rowptr, *store(blocks()), num_nodes, host_entries=True)
         size = row.numel() + num_nodes
         all_col, value = col.new_empty(size), scale.new_empty(size)
         offset = 0
@@ -105,21 +114,30 @@ class Adjacency:
         rows = torch.arange(self.num_rows, device=self.rowptr.device)
         return torch.repeat_interleave(rows, self.degree, output_size=self.col.numel())
 
+    def entries(self, position: Tensor) -> tuple[Tensor, Tensor]:
+        """``col[position]`` and ``value[position]`` on ``position``'s device (entries kept
+        on the host are gathered there, then copied: one batch's worth)."""
+        if self.col.device == position.device:
+            return self.col[position], self.value[position]
+        host = position.cpu()
+        return self.col[host].to(position.device), self.value[host].to(position.device)
+
     def rows(self, index: Tensor | None = None) -> Tensor:
         """The rows ``index`` (all rows when ``None``) as a torch sparse CSR tensor."""
         if index is None:
-            return _csr(self.rowptr, self.col, self.value, (self.num_rows, self.num_cols))
+            col, value = self.col.to(self.rowptr.device), self.value.to(self.rowptr.device)
+            return _csr(self.rowptr, col, value, (self.num_rows, self.num_cols))
         start, degree = self.rowptr[index], self.degree[index]
         rowptr = torch.zeros(index.numel() + 1, dtype=torch.long, device=index.device)
         rowptr[1:] = torch.cumsum(degree, 0)
         total = int(rowptr[-1])  # the one host sync: the slice's size decides its shape
         offset = torch.repeat_interleave(start - rowptr[:-1], degree, output_size=total)
         position = torch.arange(total, device=index.device) + offset
-        return _csr(
-            rowptr, self.col[position], self.value[position], (index.numel(), self.num_cols)
-        )
+        return _csr(rowptr, *self.entries(position), (index.numel(), self.num_cols))
 
     def to(self, device: torch.device | str) -> Adjacency:
+        if self.host_entries:  # the row pointers only (class docstring)
+            return Adjacency(self.rowptr.to(device), self.col, self.value, self.num_cols, True)
         return Adjacency(
             self.rowptr.to(device), self.col.to(device), self.value.to(device), self.num_cols
         )

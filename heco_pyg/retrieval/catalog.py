@@ -1,5 +1,8 @@
 """The papers of a run by row: their ids, titles and DOIs, and one normaliser for each
-kind of identifier, so a query, a record and a stored id are compared the same way."""
+kind of identifier, so a query, a record and a stored id are compared the same way.
+
+An id or a DOI names one row: two rows with the same (normalised) id in a run's ids, or
+two papers with the same DOI in ``metadata=``, are errors, never a silent last-wins."""
 
 from __future__ import annotations
 
@@ -14,11 +17,14 @@ OPENALEX_PREFIX = "https://openalex.org/"
 
 
 def normalise_id(value) -> str:
-    """``https://openalex.org/W123`` / ``w123`` -> ``W123``; other ids as strings."""
+    """``https://openalex.org/W123`` / ``w123`` / ``W0123`` -> ``W123``; other ids as
+    strings."""
     text = str(value).strip()
     if text.lower().startswith(OPENALEX_PREFIX):
         text = text[len(OPENALEX_PREFIX) :]
-    return text.upper() if text[:1].isalpha() and text[1:].isdigit() else text
+    if text[:1].isascii() and text[:1].isalpha() and text[1:].isascii() and text[1:].isdigit():
+        return text[0].upper() + (text[1:].lstrip("0") or "0")
+    return text
 
 
 DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:")
@@ -45,10 +51,17 @@ class Catalog:
     @classmethod
     def load(cls, ids: list[str], metadata: str | os.PathLike | None = None) -> Catalog:
         titles: list[str | None] = [None] * len(ids)
-        by_id = {normalise_id(i): row for row, i in enumerate(ids)}
+        by_id: dict[str, int] = {}
+        for row, paper in enumerate(ids):
+            first = by_id.setdefault(normalise_id(paper), row)
+            if first != row:
+                raise DataError(
+                    f"the run's paper ids name {str(paper)[:80]!r} twice (rows {first} and "
+                    f"{row}); an id must name one embedding row (retrain, or restore the file)"
+                )
         by_doi: dict[str, int] = {}
         if metadata is not None:
-            table = pd.read_csv(metadata, dtype=str, keep_default_na=False)
+            table = _read_metadata(metadata)
             if "paper_id" not in table.columns:
                 columns = list(table.columns)
                 raise DataError(f"{metadata}: missing column 'paper_id' (has {columns})")
@@ -62,7 +75,12 @@ class Catalog:
                     if column == "title":
                         titles[row] = value
                     elif (doi := normalise_doi(value)) is not None:
-                        by_doi[doi] = row
+                        if by_doi.setdefault(doi, row) != row:
+                            other = ids[by_doi[doi]]
+                            raise DataError(
+                                f"{metadata}: DOI {doi[:80]!r} is given to two papers "
+                                f"({other!r} and {ids[row]!r}); a DOI names one paper"
+                            )
         return cls(list(ids), titles, by_id, by_doi)
 
     def row(self, row: int | str) -> int:
@@ -86,3 +104,14 @@ class Catalog:
         if row is None:
             raise DataError(f"query {query!r}: not among the run's {len(self.ids)} paper ids")
         return row
+
+
+def _read_metadata(path: str | os.PathLike) -> pd.DataFrame:
+    """``metadata=``: a CSV with a header (``paper_id``, optional ``title`` and ``doi``)."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as error:
+        problem = "empty" if isinstance(error, pd.errors.EmptyDataError) else type(error).__name__
+        raise DataError(
+            f"{path}: metadata= must be a UTF-8 CSV file with a paper_id column ({problem})"
+        ) from None

@@ -53,7 +53,13 @@ def read_queries(query, query_file: str | None = None) -> list[str | int]:
     line)."""
     queries: list[str | int] = as_list(query)
     if query_file:
-        lines = Path(query_file).read_text().split("\n")
+        try:
+            lines = Path(query_file).read_text(encoding="utf-8").split("\n")
+        except (OSError, UnicodeDecodeError) as error:
+            raise DataError(
+                f"query_file={query_file}: not a readable UTF-8 text file, one query per "
+                f"line ({type(error).__name__})"
+            ) from None
         queries += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     return queries
 

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from heco_pyg.core.atomic import atomic_path, write_atomic
+from heco_pyg.core.errors import DataError
 from heco_pyg.evaluation.ranking import mask_out
 
 #: Below this many vectors a faiss index is flat (exhaustive): clustering would not pay.
@@ -76,17 +77,18 @@ def search(
 def _faiss():
     try:
         import faiss
-    except ImportError as error:
-        raise ImportError(
-            "index=faiss needs the optional faiss-cpu package: pip install 'heco_pyg[faiss]'"
-        ) from error
+    except ImportError:
+        raise DataError(
+            "index=faiss needs the optional faiss-cpu package: pip install 'heco_pyg[faiss]' "
+            "(or use index=exact)"
+        ) from None
     return faiss
 
 
 def faiss_available() -> bool:
     try:
         _faiss()
-    except ImportError:
+    except DataError:
         return False
     return True
 

@@ -15,7 +15,14 @@ from heco_pyg.core.atomic import write_atomic
 from heco_pyg.core.errors import RunError
 from heco_pyg.runs.plots import plot_run, plot_sweep, plt
 from heco_pyg.runs.run_dir import RunDir
-from heco_pyg.runs.sweep import markdown_table, override_keys, swept_keys, write_summary
+from heco_pyg.runs.sweep import (
+    best_line,
+    markdown_table,
+    override_keys,
+    ranking,
+    swept_keys,
+    write_summary,
+)
 
 
 def metrics_table(metrics: dict[str, float]) -> pd.DataFrame:
@@ -148,16 +155,17 @@ def sweep_report(sweep_dir: Path) -> Report:
             histories[labels.get(run.path.name) or run.path.name] = history
     if histories:
         report.heading("Loss and attention over the epochs")
-        report.figure(plot_sweep(histories), "runs")
+        objective = [k for k in swept if k.startswith(("loss.", "data."))]
+        report.figure(plot_sweep(histories, objective), "runs")
     report.heading("Runs")
     common = [k for k in override_keys(summary) if k not in swept]
     if common:
         first = summary["overrides"].iloc[0].split()
         shared = [o for o in first if o.partition("=")[0].lstrip("+~") in common]
         report.text("Overrides shared by every run: " + " ".join(shared))
-    keep = [c for c in summary.columns if c not in common and c != "overrides"
-            and not c.endswith("_std") and not c.startswith("features/")]  # fmt: skip
-    report.table(summary[keep])
+    table = ranking(summary, metric)
+    report.text(best_line(table) + ". Every column of every run: sweep_summary.csv.")
+    report.table(table)
     return report
 
 

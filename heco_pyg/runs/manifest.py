@@ -33,6 +33,15 @@ def now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
+def manifest_digest(manifest: Mapping) -> str:
+    """SHA-256 of the manifest without its ``digest`` key (keys sorted): recorded in it as
+    ``digest`` on every write and checked on every read, so an edit of ``run.json`` after
+    the run wrote it is seen (one file, one atomic write: a kill never leaves a mismatch)."""
+    body = {k: v for k, v in manifest.items() if k != "digest"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def config_hash(config: Mapping) -> str:
     """SHA-256 of the config (as saved: interpolations unresolved), keys sorted."""
     text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
@@ -123,6 +132,6 @@ def train_command(overrides: Sequence[str], run_dir: str | os.PathLike, resume: 
             ("trainer.resume", "overwrite", "hydra.run.dir")]  # fmt: skip
     extra = ["trainer.resume=true"] if resume else ["overwrite=true"]
     launcher = ("python -m heco_pyg.train" if world_size <= 1 else
-                f"torchrun --nproc_per_node={world_size} -m heco_pyg.train")  # fmt: skip
+                f"torchrun --nproc-per-node={world_size} -m heco_pyg.train")  # fmt: skip
     words = [*keep, f"hydra.run.dir={run_dir}", *extra]
     return " ".join([launcher, *(shlex.quote(w) for w in words)])

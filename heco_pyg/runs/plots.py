@@ -69,9 +69,15 @@ def plot_run(history: pd.DataFrame, title: str = "") -> plt.Figure:
     return figure
 
 
-def plot_sweep(histories: dict[str, pd.DataFrame]) -> plt.Figure:
-    """Every run's total loss and attention weights over the epochs, one colour per run
-    in every panel (attention: smoothed over the faint raw line), a legend in each."""
+def plot_sweep(histories: dict[str, pd.DataFrame], loss_keys: list[str] | None = None
+               ) -> plt.Figure:  # fmt: skip
+    """Every run's loss and attention weights over the epochs, one colour per run in every
+    panel (attention: smoothed over the faint raw line), one legend below the panels.
+
+    ``loss_keys``: the swept keys that change the objective itself (``loss.tau``, the data,
+    ...). When given, raw losses of different runs are not comparable, so the loss panel
+    shows each run's loss scaled to its own range, ``(loss - min) / (first - min)`` (1 at
+    the first epoch, 0 at the best), which compares how fast runs converge, not where."""
     columns = ["loss"] + sorted({c for h in histories.values() for c in h.columns
                                  if c.startswith("attention/")})  # fmt: skip
     axes = _panels(len(columns), columns=3)
@@ -81,18 +87,29 @@ def plot_sweep(histories: dict[str, pd.DataFrame]) -> plt.Figure:
         for colour, (label, history) in zip(colours * 10, histories.items(), strict=False):
             if column not in history:
                 continue
+            values = history[column]
             if attention:
-                axis.plot(history["epoch"], history[column], color=colour, alpha=0.2, lw=0.7)
-            values = smooth(history[column]) if attention else history[column]
+                axis.plot(history["epoch"], values, color=colour, alpha=0.2, lw=0.7)
+                values = smooth(values)
+            elif loss_keys:
+                low, first = values.min(), values.iloc[0]
+                values = (values - low) / (first - low) if first > low else values * 0
             axis.plot(history["epoch"], values, color=colour, label=label)
-        axis.set(xlabel="epoch", ylabel="weight (smoothed)" if attention else "loss",
-                 title=column)  # fmt: skip
         if attention:
-            axis.set_ylim(0, 1)
-        axis.legend(fontsize=6 if len(histories) > 6 else 8, framealpha=0.6,
-                    ncol=2 if len(histories) > 6 else 1)  # fmt: skip
+            window = max(3, max(len(h) for h in histories.values()) // 20)
+            axis.set(xlabel="epoch", ylabel=f"weight (rolling mean, {window} epochs)",
+                     title=column, ylim=(0, 1))  # fmt: skip
+        elif loss_keys:
+            axis.set(xlabel="epoch", ylabel="(loss - min) / (first - min)",
+                     title=f"loss scaled per run ({', '.join(loss_keys)} differ:\n"
+                           "raw losses not comparable)")  # fmt: skip
+        else:
+            axis.set(xlabel="epoch", ylabel="loss", title="loss")
     figure = axes[0].figure
-    figure.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=8,
+                  frameon=False)  # fmt: skip
+    figure.tight_layout(rect=(0, 0.06 * -(-len(labels) // 4), 1, 1))
     return figure
 
 
@@ -107,7 +124,8 @@ def plot_history(
 ) -> None:
     """``loss.png``: one panel per loss term (total, L_mp, L_sc; each on its own y axis),
     the best epoch and the last epoch marked; ``attention.png``: every attention weight,
-    a smoothed line over the raw one. ``title`` (the run's name) heads both."""
+    a smoothed line over the raw one, its window in the title. ``title`` (short: the data's
+    name) heads both."""
     epochs, losses = history["epoch"], [c for c in LOSSES if c in history]
     best = int(history.loc[history["loss"].idxmin(), "epoch"])
     last = int(epochs.iloc[-1])
@@ -134,16 +152,17 @@ def plot_history(
     titles = {"type": "type-level attention (schema view)",
               "semantic": "semantic attention (meta-path view)"}  # fmt: skip
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    window = max(3, len(history) // 20)  # smooth()'s default
     for axis, group in zip(axes[0], groups, strict=False):
         members = [c for c in columns if c.split("/")[1] == group]
         for colour, column in zip(colours, members, strict=False):
             axis.plot(epochs, history[column], color=colour, alpha=0.3, linewidth=0.8)
-            axis.plot(epochs, smooth(history[column]), color=colour,
-                      label=f"{column.split('/')[-1]} (smoothed)")  # fmt: skip
+            axis.plot(epochs, smooth(history[column], window), color=colour,
+                      label=column.split("/")[-1])  # fmt: skip
         axis.set(xlabel="epoch", ylabel="weight", ylim=(0, 1), title=titles.get(group, group))
         axis.legend(fontsize=8)
-    if title:
-        figure.suptitle(title)
+    figure.suptitle((f"{title}: " if title else "") + f"faint: each epoch; solid: centred "
+                    f"rolling mean over {window} epochs")  # fmt: skip
     figure.tight_layout()
     figure.savefig(attention_path, dpi=120)
     plt.close(figure)
@@ -168,6 +187,19 @@ def colour_range(cells: pd.DataFrame, maximise: bool) -> tuple[float, float]:
     return (best - width, best) if maximise else (best, best + width)
 
 
+def heatmap_caption(cells: pd.DataFrame) -> str:
+    """What the heatmap's cells show, for its title: the mean ± std over seeds where cells
+    hold several seeds, else one run per cell ± the probe's std over its splits (when
+    known), else the value alone."""
+    low, high = int(cells["seeds"].min()), int(cells["seeds"].max())
+    if high > 1:
+        seeds = f"{low}-{high}" if low != high else str(high)
+        return f"mean ± std over {seeds} seeds"
+    if "noise" in cells and cells["noise"].notna().any():
+        return "one run per cell, ± std over the probe's splits"
+    return "one run per cell"
+
+
 def plot_heatmap(
     cells: pd.DataFrame, metric: str, keys: list[str], path: Path, maximise: bool = True
 ) -> bool:
@@ -190,7 +222,8 @@ def plot_heatmap(
         for _, cell in cells.iterrows():
             i, j = rows.index(cell[y]) if y else 0, columns.index(cell[x])
             values[i, j] = cell["mean"]
-            std = "" if math.isnan(cell["std"]) else f"\n± {cell['std']:.3f}"
+            spread = cell["noise"] if "noise" in cell and math.isnan(cell["std"]) else cell["std"]
+            std = "" if math.isnan(spread) else f"\n± {spread:.3f}"
             dark = (cell["mean"] - vmin) / (vmax - vmin) < 0.5
             if not maximise:
                 dark = not dark
@@ -213,8 +246,7 @@ def plot_heatmap(
             values = cells[key] if key else None
             if values is not None and (values > 0).all() and values.max() / values.min() > 20:
                 set_scale("log")  # e.g. learning rates: their real, logarithmic axis
-    seeds = int(cells["seeds"].max())
-    title = f"{metric}: mean ± std over {seeds} seed{'s' * (seeds > 1)}, best outlined"
+    title = f"{metric}: {heatmap_caption(cells)}, best outlined"
     axis.set(xlabel=x, ylabel=y or "", title=title)
     figure.colorbar(image, ax=axis, label=f"{metric} (scale at least 2 std wide)")
     figure.tight_layout()

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from heco_pyg.core.atomic import (
     atomic_path,
@@ -43,11 +43,13 @@ from heco_pyg.core.atomic import (
     write_bytes,
 )
 from heco_pyg.core.errors import RunError
+from heco_pyg.runs.embedding_file import read_embeddings
 from heco_pyg.runs.manifest import (
     READABLE,
     is_alive,
 )
-from heco_pyg.runs.run_files import EVALUATIONS, RunFiles
+from heco_pyg.runs.run_files import EVALUATIONS, RunFiles, read_table
+from heco_pyg.runs.saved_config import checked_config
 
 log = logging.getLogger(__name__)
 
@@ -132,17 +134,24 @@ class RunDir(RunFiles):
         manifest = self.check()
         if manifest.get("config") is None:
             raise RunError(f"{self.manifest_path}: holds no config")
-        return OmegaConf.create(manifest["config"])
+        return checked_config(manifest["config"], self.manifest_path)
 
     def overrides(self) -> list[str]:
         """The run's command-line overrides (``[]`` when Hydra saved none)."""
         if not self.overrides_path.is_file():
             return []
-        return list(OmegaConf.load(self.overrides_path) or [])
+        try:
+            overrides = OmegaConf.load(self.overrides_path) or []
+        except Exception as error:  # YAML errors (a python tag, a syntax error) of all kinds
+            raise RunError(f"{self.overrides_path}: not a YAML list of overrides "
+                           f"({type(error).__name__})") from None  # fmt: skip
+        if not isinstance(overrides, (ListConfig, list)):
+            raise RunError(f"{self.overrides_path}: not a YAML list of overrides")
+        return [str(item) for item in overrides]
 
     def ids(self) -> list[str]:
         path = self.verified(self.ids_path)
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        table = read_table(path)
         if "paper_id" not in table.columns:
             raise RunError(f"{path}: needs a paper_id column")
         return table["paper_id"].tolist()
@@ -150,16 +159,7 @@ class RunDir(RunFiles):
     def embeddings(self, view: str) -> tuple[torch.Tensor, list[str]]:
         """``embeddings/<view>.npy`` (``[N, C]``) and the paper id of each row."""
         path = self.verified(self.embedding_path(view))
-        try:
-            z = torch.from_numpy(np.load(path, allow_pickle=False)).float()
-        except (ValueError, OSError, EOFError, TypeError) as error:
-            raise RunError(f"{path}: not a plain float array ({type(error).__name__})") from None
-        if z.dim() != 2 or not torch.isfinite(z).all():
-            bad = (
-                (~torch.isfinite(z)).any(dim=-1).nonzero().view(-1)[:5].tolist() if z.dim() else []
-            )
-            raise RunError(f"{path}: expected finite [N, C] embeddings (rows {bad} hold NaN or "
-                            "inf); retrain, or restore the file")  # fmt: skip
+        z = torch.from_numpy(read_embeddings(path)).float()  # real, [N, C], unit rows
         ids = self.ids()
         rows = self.manifest().get("rows")
         if not len(ids) == z.size(0) == rows:
@@ -173,7 +173,7 @@ class RunDir(RunFiles):
 
     def history(self, required: bool = False) -> pd.DataFrame | None:
         path = self.verified(self.history_path, required=required)
-        return pd.read_csv(path) if path is not None else None
+        return read_table(path, dtype=None) if path is not None else None
 
     def metrics(self) -> dict | None:
         path = self.verified(self.metrics_path, required=False)
@@ -265,13 +265,19 @@ class RunDir(RunFiles):
         self._remember(self.metrics_path, write_bytes(self.metrics_path, text.encode()))
         return self.metrics_path
 
-    def write_evaluation(self, name: str, result: Mapping, table: str) -> tuple[Path, Path]:
+    def write_evaluation(self, name: str, result: Mapping, table: str,
+                         metrics: Mapping | None = None) -> tuple[Path, ...]:  # fmt: skip
         """``<name>.json`` (strict JSON) and ``<name>.md`` (``eval``: the paper's protocol;
-        ``recommend_eval``: held-out citations); a sealed run's manifest records them."""
+        ``recommend_eval``: held-out citations); a sealed run's manifest records them.
+        ``metrics``: keys that replace theirs in ``metrics.json`` (the same evaluation run
+        again, e.g. with more repeats), so that the files never disagree."""
         if name not in EVALUATIONS:
             raise ValueError(f"unknown evaluation output {name!r}")
         paths = (self.path / f"{name}.json", self.path / f"{name}.md")
         texts = (dumps_strict(dict(result), indent=2), table)
+        if metrics and (previous := self.metrics()) is not None:
+            paths += (self.metrics_path,)
+            texts += (dumps_strict(previous | dict(metrics), indent=2, sort_keys=True),)
         for path, text in zip(paths, texts, strict=True):
             self._remember(path, write_bytes(path, text.encode()))
         manifest = self.manifest_or_none()

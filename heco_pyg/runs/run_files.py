@@ -29,7 +29,7 @@ import pandas as pd
 
 from heco_pyg.core.atomic import FileStamp, dumps_strict, file_stamp, loads_strict, write_atomic
 from heco_pyg.core.errors import RunError
-from heco_pyg.runs.manifest import train_command
+from heco_pyg.runs.manifest import manifest_digest, train_command
 from heco_pyg.training.embedding import VIEWS
 
 #: The files a run's manifest describes (relative to the run folder), when present.
@@ -146,15 +146,26 @@ class RunFiles:
         return any((self.path / name).exists() for name in RUN_MARKERS)
 
     def count_rows(self) -> int:
-        return len(pd.read_csv(self.ids_path, dtype=str, keep_default_na=False))
+        return len(read_table(self.ids_path))
 
     def write_manifest(self, manifest: Mapping) -> None:
+        """``run.json``, sealed: its ``digest`` (:func:`~heco_pyg.runs.manifest.manifest_digest`)
+        is recomputed on every write and checked on every read."""
+        manifest = {k: v for k, v in manifest.items() if k != "digest"}
+        manifest["digest"] = manifest_digest(manifest)
         write_atomic(self.manifest_path, dumps_strict(manifest, indent=2) + "\n")
 
-    def manifest_or_none(self) -> dict | None:
+    def manifest_or_none(self, unreadable_ok: bool = False) -> dict | None:
+        """The manifest, None without one (or, with ``unreadable_ok``, when it cannot be
+        read: ``overwrite=true`` moves such a run aside like any other)."""
         if not self.manifest_path.is_file():
             return None
-        return self.manifest()
+        try:
+            return self.manifest()
+        except RunError:
+            if unreadable_ok:
+                return None
+            raise
 
     # Readers: every read checks the manifest first.
     def manifest(self) -> dict:
@@ -165,7 +176,19 @@ class RunFiles:
                 "trained before run manifests); train it again: python -m heco_pyg.train ... "
                 f"hydra.run.dir={self.path} overwrite=true"
             )
-        return loads_strict(self.manifest_path.read_text(), str(self.manifest_path), RunError)
+        try:
+            text = self.manifest_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise RunError(f"{self.manifest_path}: unreadable ({type(error).__name__}); "
+                           "overwrite=true moves the run aside") from None  # fmt: skip
+        manifest = loads_strict(text, str(self.manifest_path), RunError)
+        if not isinstance(manifest, dict):
+            raise RunError(f"{self.manifest_path}: a JSON {type(manifest).__name__}, not a run "
+                           "manifest (an object); overwrite=true moves the run aside")  # fmt: skip
+        if "digest" in manifest and manifest["digest"] != manifest_digest(manifest):
+            raise RunError(f"{self.manifest_path}: its digest differs from its content (edited "
+                           "after the run wrote it); restore the file, or retrain")  # fmt: skip
+        return manifest
 
     def status(self) -> str:
         """The manifest's status, or ``missing`` without one."""
@@ -193,3 +216,12 @@ class RunFiles:
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({str(self.path)!r})"
+
+
+def read_table(path: Path, dtype: type | None = str) -> pd.DataFrame:
+    """A run's CSV file (``ids.csv``, ``history.csv``), or a one-line :class:`RunError`."""
+    try:
+        return pd.read_csv(path, dtype=dtype, keep_default_na=dtype is None)
+    except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as error:
+        raise RunError(f"{path}: not a readable CSV table ({type(error).__name__}); retrain, "
+                       "or restore the file") from None  # fmt: skip

@@ -31,6 +31,7 @@ from omegaconf import OmegaConf
 
 from heco_pyg.core.atomic import fsync_dir, write_atomic
 from heco_pyg.core.errors import Interrupted, RunError, signal_name
+from heco_pyg.runs import resume_guard
 from heco_pyg.runs.manifest import (
     FORMAT,
     config_differences,
@@ -83,14 +84,20 @@ class RunSession:
 
     # The recipe's view: enter once, seal on the way out.
     @contextmanager
-    def building(self) -> Iterator[None]:
-        """Around the graph build: a signal stops it with the folder as it was."""
+    def building(self, overrides: Sequence[str] = ()) -> Iterator[None]:
+        """Around the graph build: a signal stops it with the folder as it was; an error
+        leaves a new folder marked ``failed`` (with the error line), never bare."""
         try:
             yield
         except Interrupted as interrupted:
             name = signal_name(interrupted.signum)
             raise Interrupted(interrupted.signum, f"{name}: stopped while building the graph; "
                               f"{self.run.path} is as it was") from None  # fmt: skip
+        except Exception as error:
+            if self.writer and not self.run.holds_run():
+                self.start(overrides)
+                self.finish("failed", error=f"{type(error).__name__}: {error}")
+            raise
 
     @contextmanager
     def training(self, trainer: Trainer, stop: SignalStop, overrides: Sequence[str] = (),
@@ -132,7 +139,7 @@ class RunSession:
             raise RunError("trainer.resume=true and overwrite=true: choose one")
         if not self.run.holds_run():
             return  # a new run (resume=true in an empty folder starts one)
-        manifest = self.run.manifest_or_none()
+        manifest = self.run.manifest_or_none(unreadable_ok=self.overwrite)
         if manifest is not None and manifest.get("status") == "running" and is_alive(manifest):
             self._restore_hydra(manifest)
             raise RunError(
@@ -169,10 +176,12 @@ class RunSession:
         then writes the manifest with status ``running``."""
         self.check_start()
         self.run.path.mkdir(parents=True, exist_ok=True)
-        previous = self.run.manifest_or_none()
+        previous = self.run.manifest_or_none(unreadable_ok=self.overwrite)
         if self.overwrite and self.run.holds_run():
             self._move_aside(previous)
             previous = None
+        if self.resume:
+            resume_guard.keep(self.run, previous)
         started = now()
         continuing = self.resume and previous is not None
         manifest = {
@@ -212,12 +221,20 @@ class RunSession:
         ``error`` line), the end time, and each output file's size and SHA-256."""
         if status not in ("complete", "interrupted", "failed"):
             raise ValueError(f"cannot finish a run as {status!r}")
+        line = error.strip().splitlines()[0] if error and error.strip() else None
+        if status == "complete":
+            resume_guard.drop(self.run)
+        else:  # a failed resume of a complete run gives its outputs back
+            restored = resume_guard.give_back(self.run, {"status": status, "error": line,
+                                                         "ended": now()})  # fmt: skip
+            if restored is not None:
+                return restored
         manifest = self.run.manifest_or_none() or {"format": FORMAT, "config": None}
         files = {name: self.run.stamp(self.run.path / name).as_dict() for name in OUTPUTS
                  if (self.run.path / name).is_file()}  # fmt: skip
         manifest |= {
             "status": status,
-            "error": error.strip().splitlines()[0] if error and error.strip() else None,
+            "error": line,
             "ended": now(),
             "files": files,
             "rows": self.run.count_rows() if "embeddings/ids.csv" in files else None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +44,9 @@ class RunOutcome:
         has_splits: whether the data has the paper's fixed split masks.
         protocol_table: the paper's protocol table (markdown) when it ran.
         latest: the ``latest`` link that points to the run folder, when there is one.
+        class_names: the name of each label (OpenAlex fields), when the data has them.
+        example_id: a paper id of the run, for the ``recommend`` hint.
+        has_citations: whether the data has citations (``evaluate task=recommend``).
     """
 
     run_dir: Path
@@ -57,6 +60,9 @@ class RunOutcome:
     has_splits: bool = False
     protocol_table: str | None = None
     latest: Path | None = None
+    class_names: Sequence[str] | None = None
+    example_id: str | None = None
+    has_citations: bool = True
 
 
 def stop_line(outcome: RunOutcome) -> str:
@@ -78,7 +84,14 @@ def caption(outcome: RunOutcome) -> str:
         f"Linear probe (not the paper's protocol): {settings.per_class} labelled training and "
         f"{settings.per_class} validation papers per class, the rest for testing, mean over "
         f"{settings.repeats} seeded splits (std in metrics.json as *_std); K-means NMI/ARI over "
-        f"{settings.clustering_runs} runs. `features` = the raw input features (the baseline)."
+        f"{settings.clustering_runs} runs. `features` = the raw input features, read by "
+        "scikit-learn's logistic regression on the same splits (the baseline)."
+        + (
+            ""
+            if outcome.has_splits
+            else " The data has no fixed split masks, so the paper's "
+            "protocol (evaluate task=protocol) does not apply to it."
+        )
     )
 
 
@@ -91,7 +104,8 @@ def std_line(results: Mapping[str, Mapping[str, float]]) -> str | None:
 
 def warnings(outcome: RunOutcome) -> list[str]:
     """What changes the reading of the results: embeddings below the raw features, classes
-    too small for the probe's splits, no split masks for the paper's protocol."""
+    too small for the probe's splits (named), training cut by the epoch cap while still
+    improving. (No split masks is said once, in the caption.)"""
     found = []
     results = outcome.results
     baseline = results.get("features", {}).get("micro_f1")
@@ -106,34 +120,49 @@ def warnings(outcome: RunOutcome) -> list[str]:
                 f"{scores[best_view]:.3f} < features {baseline:.3f}; the embeddings add nothing "
                 "over the input features on this data (train longer, or check the meta-paths)"
             )
-    labels = outcome.labels
+    if outcome.epochs >= outcome.max_epochs and outcome.best_epoch > outcome.epochs - max(
+            1, outcome.epochs // 20):  # fmt: skip
+        found.append(
+            f"training stopped at the epoch cap while the loss was still improving (best "
+            f"epoch {outcome.best_epoch} of {outcome.max_epochs}): the embeddings may not have "
+            f"converged; train longer, e.g. trainer.max_epochs={2 * outcome.max_epochs}"
+        )
+    labels, names = outcome.labels, list(outcome.class_names or [])
     if labels is not None and "micro_f1" in results.get("features", {}):
         classes, counts = np.unique(labels[labels >= 0], return_counts=True)
         needed = 2 * outcome.settings.per_class + 1
-        small = [f"{c} ({k})" for c, k in zip(classes, counts, strict=True) if k < needed]
+        small = [f"{names[c] if c < len(names) else c} ({k})"
+                 for c, k in zip(classes, counts, strict=True) if k < needed]  # fmt: skip
         if small:
             found.append(
                 f"{len(small)} of {len(classes)} classes have fewer than {needed} labelled "
                 f"papers (protocol.per_class={outcome.settings.per_class} for training and as "
-                f"many for validation, at least one to test): {', '.join(small[:8])}"
+                f"many for validation, at least one to test): {'; '.join(small[:8])}"
                 + (" ..." if len(small) > 8 else "")
                 + "; their test sets are empty or tiny, lower protocol.per_class"
             )
-    if labels is not None and not outcome.has_splits:
-        found.append(
-            "the data has no split masks (train_mask_<rate>): the paper's protocol did not run "
-            "and `evaluate task=protocol` will refuse; the table above uses seeded splits"
-        )
     return found
 
 
-def next_commands(run_dir: Path) -> list[str]:
-    """The commands that use this run."""
-    return [
-        f"python -m heco_pyg.recommend run_dir={run_dir} query=0        # similar papers",
-        f"python -m heco_pyg.report {run_dir}                           # report.html",
-        f"python -m heco_pyg.evaluate run_dir={run_dir} task=recommend  # held-out citations",
+def next_commands(run_dir: Path, outcome: RunOutcome | None = None) -> list[str]:
+    """The commands that use this run (each one run on a real run by tests/test_hints.py):
+    similar papers of its first paper (``query=<its id>``, or ``row=0`` where ids are plain
+    numbers), the report, and the evaluation its data supports (held-out citations, or the
+    paper's protocol on its fixed splits)."""
+    example = outcome.example_id if outcome is not None else None
+    query = f"query={example}" if example and not example.isdigit() else "row=0"
+    commands = [
+        f"python -m heco_pyg.recommend run_dir={run_dir} {query}  # similar papers",
+        f"python -m heco_pyg.report {run_dir}  # report.html",
     ]
+    if outcome is None or outcome.has_citations:
+        commands.append(f"python -m heco_pyg.evaluate run_dir={run_dir} task=recommend"
+                        "  # held-out citations")  # fmt: skip
+    if outcome is not None and outcome.has_splits:
+        commands.append(f"python -m heco_pyg.evaluate run_dir={run_dir} task=protocol"
+                        "  # the paper's protocol")  # fmt: skip
+    width = max(len(c.split("  #")[0]) for c in commands)
+    return [f"{c.split('  #')[0]:<{width}}  #{c.split('  #')[1]}" for c in commands]
 
 
 def shown(path: Path) -> Path:
@@ -172,7 +201,7 @@ def run_summary(outcome: RunOutcome) -> str:
         lines += [textwrap.fill(w, WIDTH, initial_indent="  ! ", subsequent_indent="    ")
                   for w in found]  # fmt: skip
     handle = shown(outcome.latest if outcome.latest is not None else outcome.run_dir)
-    lines += ["", "next:"] + [f"  {c}" for c in next_commands(handle)]
+    lines += ["", "next:"] + [f"  {c}" for c in next_commands(handle, outcome)]
     return "\n".join(lines)
 
 

@@ -8,8 +8,9 @@ dir, next to one folder per run:
   its status (the manifest's; ``mismatch`` when its files changed since, with the reason
   in ``problem``), best loss, epochs, every metric of ``metrics.json``, the final attention
   weights; a run that is not readable contributes its overrides and status only;
-- ``sweep_summary.md``: the same rows as a markdown table (``_std`` columns and the
-  raw-feature baseline left to the CSV);
+- ``sweep_summary.md``: the best run (its overrides and metric ± std, the runs tied with
+  it within noise), and a compact table, best first: the metric, its std, epochs, the
+  swept overrides (the rest in the CSV); the same best line is printed when a sweep ends;
 - ``sweep_heatmap.png``: the optimised metric over the two swept keys (``loss.tau`` x
   ``loss.lam`` by default), each cell the mean ± std over the runs that differ only in
   ``seed`` (sweep ``seed=0,1,2`` too), the best cell outlined; a scatter on the real axes
@@ -202,28 +203,68 @@ def seed_cells(summary: pd.DataFrame, keys: list[str], metric: str) -> pd.DataFr
     return cells
 
 
+def ranking(summary: pd.DataFrame, metric: str | None) -> pd.DataFrame:
+    """The compact table of a sweep, best first: ``rank`` (``best``, ``tie`` for a run
+    within the noise of the best, else its place), ``run``, the metric, ``std`` (over the
+    probe's seeded splits, when known), ``epochs``, ``overrides`` (the swept keys only), and
+    ``status`` when some run did not complete. ``metric``: ``best_loss`` when None or in no
+    run. A tie: the gap to the best is at most the larger of the two stds."""
+    if not metric or metric not in summary or summary[metric].isna().all():
+        metric = "best_loss"
+    swept = swept_keys(summary)
+    frame = pd.DataFrame({"run": summary["run"].astype(str)})
+    frame[metric] = summary.get(metric, pd.Series(np.nan, index=summary.index))
+    frame["std"] = summary.get(f"{metric}_std", pd.Series(np.nan, index=summary.index))
+    frame["epochs"] = summary.get("epochs", pd.Series(np.nan, index=summary.index))
+    frame["overrides"] = [" ".join(f"{k}={row[k]}" for k in swept) for _, row in summary.iterrows()]
+    if "status" in summary and (summary["status"] != "complete").any():
+        frame["status"] = summary["status"]
+    best = best_row(summary, metric)
+    frame = frame.sort_values(metric, ascending=not maximised(metric), na_position="last")
+    rank = []
+    for place, (index, row) in enumerate(frame.iterrows(), start=1):
+        if index == best:
+            rank.append("best")
+            continue
+        gap = abs(row[metric] - frame.loc[best, metric]) if best is not None else math.nan
+        noise = np.nanmax([row["std"], frame.loc[best, "std"], 0.0]) if best is not None else 0
+        rank.append("tie" if gap <= noise else ("" if math.isnan(gap) else str(place)))
+    frame.insert(0, "rank", rank)
+    return frame.reset_index(drop=True)
+
+
+def best_line(table: pd.DataFrame) -> str:
+    """One line for the end of a sweep, from :func:`ranking`: the best run, its overrides,
+    the metric ± std, and the runs tied with it within noise."""
+    metric = table.columns[2]
+    if table.empty or table["rank"].iloc[0] != "best":
+        return f"best run: none (no run has {metric})"
+
+    def described(row: pd.Series) -> str:
+        std = "" if math.isnan(row["std"]) else f" ± {row['std']:.4f}"
+        return f"{row['run']} ({row['overrides'] or 'no swept keys'}): {row[metric]:.4f}{std}"
+
+    line = f"best run by {metric}: " + described(table.iloc[0])
+    ties = table[table["rank"] == "tie"]
+    if len(ties):
+        shown = "; ".join(described(row) for _, row in ties.head(3).iterrows())
+        more = f"; and {len(ties) - 3} more" if len(ties) > 3 else ""
+        line += f"; tied within noise (gap <= std): {shown}{more}"
+    return line
+
+
 def markdown_summary(summary: pd.DataFrame, metric: str | None = None) -> str:
-    """``sweep_summary.md``: one narrow row per run (the swept keys, status, the optimised
-    metric with its std over the probe's splits, best loss, epochs), the best run marked;
-    overrides shared by every run and the raw-feature baseline below; everything else in
-    ``sweep_summary.csv``."""
+    """``sweep_summary.md``: the best run (:func:`best_line`), the compact table of
+    :func:`ranking`, the overrides shared by every run and the raw-feature baseline;
+    everything else in ``sweep_summary.csv``."""
     swept = swept_keys(summary)
     common = [k for k in override_keys(summary) if k not in swept]
-    frame = summary[["run", *swept, "status"]].copy()
-    best = best_row(summary, metric) if metric else None
-    if best is not None:
-        frame[metric] = summary[metric]
-        if f"{metric}_std" in summary:
-            frame["std"] = summary[f"{metric}_std"]
-    for column in ("best_loss", "epochs"):
-        if column in summary:
-            frame[column] = summary[column]
-    frame.insert(0, "best", ["**best**" if i == best else "" for i in summary.index])
-    text = [f"# Sweep summary ({len(summary)} runs)", ""]
-    if metric:
-        text += [f"Optimised metric: `{metric}` ({'higher' if maximised(metric) else 'lower'} "
-                 "is better; `std`: over the probe's seeded splits).", ""]  # fmt: skip
-    text += [markdown_table(frame), ""]
+    table = ranking(summary, metric)
+    name = table.columns[2]
+    text = [f"# Sweep summary ({len(summary)} runs)", "", best_line(table) + ".", "",
+            f"`{name}`: {'higher' if maximised(name) else 'lower'} is better; `std`: over the "
+            "probe's seeded splits; `tie`: within noise of the best.", "",
+            markdown_table(table), ""]  # fmt: skip
     if common:
         first = summary["overrides"].iloc[0].split()
         shared = " ".join(o for o in first if o.partition("=")[0].lstrip("+~") in common)
@@ -266,7 +307,7 @@ def write_summary(
         plotted = plot_heatmap(cells, metric, keys, heatmap, maximised(metric))
     if not plotted:
         log.warning("no swept keys in %s: no sweep_heatmap.png", sweep_dir)
-    log.info("sweep summary: %s", sweep_dir / "sweep_summary.md")
+    print(f"{best_line(ranking(summary, metric))}\nsweep summary: {sweep_dir / 'sweep_summary.md'}")
     return summary
 
 

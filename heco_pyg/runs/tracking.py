@@ -1,5 +1,6 @@
 """The thin wandb adapter. ``logger=wandb`` runs offline unless ``logger.mode=online``;
-``logger=none`` is the same code path with wandb's ``disabled`` mode."""
+``logger=none`` (``mode=disabled``) records nothing and never imports wandb (about a
+second of start-up)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import wandb
 from torch import Tensor
 
+from heco_pyg.core.errors import UserError
 from heco_pyg.core.secrets import redact
 
 
@@ -41,53 +42,78 @@ class Tracker:
             raise ValueError(f"logger.mode must be offline, online or disabled, got {mode!r}")
         self.mode = mode
         self.log_artifacts = log_artifacts
-        self.run = wandb.init(
-            mode=mode, project=project, name=name, group=group, tags=list(tags),
-            dir=str(dir) if dir else None, reinit="finish_previous",
-            settings=wandb.Settings(quiet=quiet),
-        )  # fmt: skip
+        self.run = None
+        if mode == "disabled":
+            return
+        import wandb
+
+        try:
+            self.run = wandb.init(
+                mode=mode,  # type: ignore[arg-type]  # checked above
+                project=project, name=name, group=group, tags=list(tags),
+                dir=str(dir) if dir else None, reinit="finish_previous",
+                settings=wandb.Settings(quiet=quiet),
+            )  # fmt: skip
+        except Exception as error:  # wandb's own errors are several lines, with no hint
+            reason = redact(" ".join(str(error).split()))[:300].rstrip(".")
+            raise UserError(
+                f"wandb could not start (logger.mode={mode}): {reason or type(error).__name__}."
+                " Log in (`wandb login` or WANDB_API_KEY), or train with logger.mode=offline "
+                "(the default) or logger=none"
+            ) from None
 
     @property
     def run_path(self) -> Path | None:
         """The wandb run folder (``.../wandb/offline-run-...``), or None when disabled."""
-        if self.mode == "disabled":
+        if self.run is None:
             return None
         return Path(self.run.dir).parent
 
     def config(self, values: Mapping[str, Any]) -> None:
         """Records the run's resolved config, secrets redacted."""
-        self.run.config.update(redact(dict(values)), allow_val_change=True)
+        if self.run is not None:
+            self.run.config.update(redact(dict(values)), allow_val_change=True)
 
     def log(self, values: Mapping[str, Any], step: int | None = None) -> None:
-        self.run.log(dict(values), step=step)
+        if self.run is not None:
+            self.run.log(dict(values), step=step)
 
     def histogram(self, values: Tensor | np.ndarray, num_bins: int = 32) -> Any | None:
         """A histogram of ``values`` to :meth:`log` (``None`` when disabled)."""
         if self.mode == "disabled":
             return None
+        import wandb
+
         values = values.flatten().numpy() if isinstance(values, Tensor) else np.ravel(values)
-        return wandb.Histogram(values, num_bins=num_bins)
+        return wandb.Histogram(values, num_bins=num_bins)  # type: ignore[arg-type]  # ndarray
 
     def summary(self, values: Mapping[str, Any]) -> None:
+        if self.run is None:
+            return
         for key, value in values.items():
             self.run.summary[key] = value
 
     def images(self, paths: Mapping[str, Path]) -> None:
         """Logs image files (``{"plots/loss": loss.png, ...}``) as ``wandb.Image``s."""
-        if self.mode == "disabled":
+        if self.run is None:
             return
+        import wandb
+
         self.run.log({key: wandb.Image(str(path)) for key, path in paths.items()})
 
     def artifact(self, name: str, paths: Sequence[Path]) -> None:
-        if not self.log_artifacts or self.mode == "disabled":
+        if not self.log_artifacts or self.run is None:
             return
+        import wandb
+
         artifact = wandb.Artifact(name, type="embeddings")
         for path in paths:
             artifact.add_file(str(path))
         self.run.log_artifact(artifact)
 
     def finish(self) -> None:
-        self.run.finish()
+        if self.run is not None:
+            self.run.finish()
 
     def __enter__(self) -> Tracker:
         return self

@@ -125,11 +125,11 @@ def rank_batches(
     seed: int = 0,
     rank: int = 0,
     world_size: int = 1,
-    device: torch.device | str = "cpu",
     positives: PositiveIndex | None = None,
 ) -> list[Tensor | None]:
     """This rank's batches of one epoch: a seeded global order, every rank's share
-    (``[None]``: the full batch).
+    (``[None]``: the full batch), on the host: :func:`step_inputs` cuts their positives
+    there and moves both to the device once.
 
     ``positives`` (on the CPU) is needed when ``batch_positives > 0``."""
     if batch_size is None or (batch_size >= num_nodes and world_size == 1):
@@ -144,7 +144,7 @@ def rank_batches(
     usable = len(batches) // world_size * world_size
     if usable == 0:
         raise ValueError(f"{len(batches)} batches cannot be shared by {world_size} ranks")
-    return [b.to(device) for b in batches[rank:usable:world_size]]
+    return list(batches[rank:usable:world_size])
 
 
 def step_inputs(
@@ -153,12 +153,20 @@ def step_inputs(
     positives: PositiveIndex,
     device: torch.device,
 ) -> tuple[Tensor | None, Tensor]:
-    """A step's batch and its batch-local positive pairs on the device. The pairs are cut
-    on the host, where the batch was drawn, and copied without waiting for the device
-    (pinned, non-blocking): a mini-batch step does not sync on its positives."""
+    """A step's batch and its batch-local positive pairs on the device. The batch comes
+    from :func:`rank_batches` on the host; its pairs are cut there too (``host_positives``),
+    and both go to the device once (:func:`to_device`: pinned and non-blocking on CUDA, so
+    a mini-batch step does not sync on its positives)."""
     if index is None:
         return None, positives.all_pairs
     pairs = host_positives.batch(index)
-    if device.type != "cuda":
-        return index.to(device), pairs.to(device)
-    return tuple(t.pin_memory().to(device, non_blocking=True) for t in (index, pairs))
+    return to_device(index, device), to_device(pairs, device)
+
+
+def to_device(tensor: Tensor, device: torch.device) -> Tensor:
+    """One copy of a host tensor to the training ``device``: on CUDA through pinned memory
+    and without waiting (the step does not sync on it); elsewhere a plain ``.to``, since
+    pinning needs CUDA and buys nothing for a CPU target."""
+    if device.type == "cuda" and tensor.device.type == "cpu":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)

@@ -82,6 +82,37 @@ def save_last(
         store.save_last(saved)
 
 
+def resume_problem(saved: Any, model: nn.Module, world_size: int = 1) -> str | None:
+    """What makes the saved training state ``saved`` (the resumable one) unusable to resume
+    ``model`` with ``world_size`` processes, or None: its format, its keys, the model's
+    parameter names and shapes, finite values, the loop's state. Checked before a resume
+    touches the run (:func:`restore` would find the same problems only after)."""
+    if not isinstance(saved, dict):
+        return f"not a training state (a {type(saved).__name__})"
+    if saved.get("format") != STATE_FORMAT:
+        return f"format {saved.get('format')!r}, this trainer reads {STATE_FORMAT}"
+    missing = [k for k in ("world_size", "model", "optimizers", "loop", "ranks") if k not in saved]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    if saved["world_size"] != world_size or not isinstance(saved["ranks"], list):
+        return (f"written by {saved['world_size']} processes, resumed by {world_size}: resume "
+                "with the same number")  # fmt: skip
+    expected = model.state_dict()
+    weights = saved["model"]
+    if not isinstance(weights, dict) or set(weights) != set(expected):
+        return "its model weights are not this model's (another model or data)"
+    for name, tensor in weights.items():
+        if not isinstance(tensor, Tensor) or tensor.shape != expected[name].shape:
+            return f"its weight {name} has another shape than this model's (another graph?)"
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            return f"its weight {name} holds NaN or inf"
+    try:
+        TrainingState.from_state_dict(saved["loop"], "cpu")
+    except (TypeError, ValueError, AttributeError, KeyError) as error:
+        return f"its loop state is unreadable ({type(error).__name__})"
+    return None
+
+
 def restore(
     store: CheckpointStore | None,
     model: nn.Module,

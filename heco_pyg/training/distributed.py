@@ -14,12 +14,17 @@ from heco_pyg.training.optimizers import sparse_tables
 
 def init_process_group(backend: str, device: torch.device) -> tuple[int, int, torch.device]:
     """Joins the ``torchrun`` rendezvous (once); returns rank, world size and this rank's
-    device (``cuda:LOCAL_RANK`` on GPUs)."""
-    if not dist.is_initialized():
-        dist.init_process_group(backend)
+    device (``cuda:LOCAL_RANK`` on GPUs).
+
+    On GPUs the rank's device is set first and handed to the group as ``device_id``: NCCL
+    then binds its communicator to that GPU at once instead of guessing one from the rank
+    at the first collective (several ranks on GPU 0, or a hang, when it guesses wrong), and
+    ``barrier()`` knows its device."""
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group(backend, device_id=device if device.type == "cuda" else None)
     return dist.get_rank(), dist.get_world_size(), device
 
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 
-def sparse_tables(model: nn.Module) -> list[nn.Parameter]:
+def sparse_tables(model: nn.Module) -> list[torch.Tensor]:
     """The weights of embedding tables with sparse gradients (``model.sparse_embeddings``)."""
     return [m.weight for m in model.modules() if isinstance(m, nn.Embedding) and m.sparse]
 
@@ -22,7 +22,9 @@ def make_optimizers(
     sparse = sparse_tables(model)
     dense = [p for p in model.parameters() if all(p is not q for q in sparse)]
     adam = torch.optim.AdamW if optimizer == "adamw" else torch.optim.Adam
-    optimizers = [adam(dense, lr=lr, weight_decay=weight_decay, fused=True)]
+    optimizers: list[torch.optim.Optimizer] = [
+        adam(dense, lr=lr, weight_decay=weight_decay, fused=True)
+    ]
     if sparse:
         optimizers.append(torch.optim.SparseAdam(sparse, lr=lr))
     return optimizers

@@ -1,15 +1,18 @@
 """Progress of the training loop: an epoch bar whose ETA does not pretend to know when
 early stopping ends the run, a step bar inside mini-batch epochs, and one log line when
-the loop stops. Bars are drawn on a terminal only (elsewhere, e.g. ``make train | tee``,
-the log lines say what happened) and by rank 0 only under ``torchrun``."""
+the loop stops. Bars are drawn on a terminal only; elsewhere (``make train | tee``, nohup,
+SLURM) a log line every ``trainer.progress_every`` seconds says where training is. Rank 0
+only under ``torchrun``."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from tqdm.auto import tqdm
 
+from heco_pyg.core.phases import duration
 from heco_pyg.core.progress import bars_enabled
 from heco_pyg.core.runtime import is_main_process
 
@@ -25,18 +28,46 @@ def epoch_bar_format(max_epochs: int, patience: int) -> str | None:
     return NO_ETA if patience < max_epochs else None
 
 
-def epoch_bar(max_epochs: int, patience: int, progress: bool = True, initial: int = 0) -> tqdm:
-    """A bar over epochs ``1..max_epochs`` (advance it with ``update()``; ``initial``: the
-    epochs a resumed run has done); with ``patience < max_epochs`` (early stopping may end
-    the run at any epoch) it shows elapsed time and rate but no ETA."""
+class EpochProgress(tqdm):
+    """The epoch bar, and where no bar is drawn (the output is not a terminal: ``tee``,
+    ``nohup``, SLURM) one log line every ``every`` seconds with the epoch, the loss, the
+    best loss and the elapsed time (``every`` 0 or None: none)."""
+
+    def __init__(self, *args, every: float | None = 30.0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.every = every if every and self.disable and is_main_process() else None
+        self.started = self.last_line = time.monotonic()
+
+    def update(self, n: float | None = 1) -> bool | None:
+        if self.disable:  # a disabled tqdm counts nothing: the log lines need the epoch
+            self.n += n or 0
+        return super().update(n)
+
+    def set_postfix(self, ordered_dict=None, refresh: bool = True, **values) -> None:
+        super().set_postfix(ordered_dict, refresh, **values)
+        now = time.monotonic()
+        if self.every is not None and now - self.last_line >= self.every:
+            self.last_line = now
+            cells = " ".join(f"{k} {v}" for k, v in values.items())
+            log.info("training: epoch %d/%s %s, elapsed %s", self.n, self.total, cells,
+                     duration(now - self.started))  # fmt: skip
+
+
+def epoch_bar(max_epochs: int, patience: int, progress: bool = True, initial: int = 0,
+              every: float | None = 30.0) -> EpochProgress:  # fmt: skip
+    """A bar over epochs ``1..max_epochs`` (advance it with ``update()``, then
+    ``set_postfix(loss=..., best=...)``; ``initial``: the epochs a resumed run has done);
+    with ``patience < max_epochs`` (early stopping may end the run at any epoch) it shows
+    elapsed time and rate but no ETA. Without a terminal: a log line every ``every``
+    seconds instead (:class:`EpochProgress`)."""
     if is_main_process():
         stopping = (
             f", early stop after {patience} without improvement" if patience < max_epochs else ""
         )
         log.info("training: up to %d epochs%s", max_epochs, stopping)
-    return tqdm(total=max_epochs, initial=initial, desc="train", unit="epoch",
-                dynamic_ncols=True, bar_format=epoch_bar_format(max_epochs, patience),
-                disable=not bars_enabled(progress))  # fmt: skip
+    return EpochProgress(total=max_epochs, initial=initial, desc="train", unit="epoch",
+                         dynamic_ncols=True, bar_format=epoch_bar_format(max_epochs, patience),
+                         disable=not bars_enabled(progress), every=every)  # fmt: skip
 
 
 def step_bar(batches: Sequence, epoch: int, progress: bool = True) -> Sequence | tqdm:

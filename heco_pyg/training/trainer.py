@@ -83,6 +83,8 @@ class Trainer:
             epoch and step, best loss and epoch, patience counter, RNG states, history);
             with none saved yet, start from the first epoch.
         progress: show a progress bar.
+        progress_every: without a terminal, a log line every this many seconds (epoch,
+            loss, best, elapsed); 0 or None: none.
         seed: seeds the batch order (the same on every rank).
         distributed: data-parallel over ``torch.distributed`` (``torchrun`` sets the
             rendezvous); each rank takes every ``world_size``-th batch of one global order,
@@ -112,6 +114,7 @@ class Trainer:
         checkpoint_every: int = 10,
         resume: bool = False,
         progress: bool = True,
+        progress_every: float | None = 30.0,
         seed: int = 0,
         distributed: bool = False,
         backend: str = "auto",
@@ -140,7 +143,7 @@ class Trainer:
         self.ema_decay = ema_decay
         self.checkpoints = checkpoints
         self.checkpoint_every, self.resume = checkpoint_every, resume
-        self.progress = progress
+        self.progress, self.progress_every = progress, progress_every
         self.seed = seed
         self.distributed, self.backend = distributed, backend
         self.rank, self.world_size = 0, 1
@@ -167,9 +170,10 @@ class Trainer:
     def batches(
         self, num_nodes: int, epoch: int, positives: PositiveIndex | None = None
     ) -> list[Tensor | None]:
-        """This rank's batches of one epoch (:func:`heco_pyg.training.batches.rank_batches`)."""
+        """This rank's batches of one epoch, on the host
+        (:func:`heco_pyg.training.batches.rank_batches`)."""
         return rank_batches(num_nodes, epoch, self.batch_size, self.batch_positives, self.seed,
-                            self.rank, self.world_size, self.device, positives)  # fmt: skip
+                            self.rank, self.world_size, positives)  # fmt: skip
 
     @staticmethod
     def _snapshot_if_best(model: nn.Module, loss: Tensor, stopping: EarlyStopping) -> dict | None:
@@ -221,7 +225,8 @@ class Trainer:
         saved_epoch = state.epoch if rng is not None else -1
         if rng is not None:
             set_rng_state(rng)  # last: nothing may draw between here and the first step
-        bar = epoch_bar(self.max_epochs, self.patience, self.progress, initial=state.epoch)
+        bar = epoch_bar(self.max_epochs, self.patience, self.progress, initial=state.epoch,
+                        every=self.progress_every)  # fmt: skip
         for epoch in range(state.epoch + 1, self.max_epochs + 1):
             if stopping.should_stop:
                 break

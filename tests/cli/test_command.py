@@ -149,3 +149,52 @@ def test_the_entry_point_moves_its_imports_out_of_the_collector(monkeypatch, cap
     finally:
         gc.unfreeze()
     assert "heco_acm" in capsys.readouterr().out
+
+
+def test_hydras_own_flags_pass_the_command_line_check():
+    from heco_pyg.cli.command import answer_early, preflight
+
+    for arguments in (["-sc", "install=bash"], ["--shell-completion", "query=bash"],
+                      ["--cfg", "job", "-p", "trainer", "--resolve"], ["-c", "all"],
+                      ["--package", "trainer", "--cfg", "job"], ["--info", "defaults"],
+                      ["-i", "searchpath"], ["--info", "defaults-tree", "trainer.lr=0.1"],
+                      ["-cn", "train", "-cp", "conf", "-cd", "my_conf"], ["--hydra-help"],
+                      ["--experimental-rerun", "config.pickle"], ["-m", "seed=0,1"]):  # fmt: skip
+        assert preflight(arguments, "train") == arguments, arguments
+        assert not answer_early("train", arguments), arguments
+    with pytest.raises(Exception, match="install: no such key"):
+        preflight(["install=bash"], "train")  # without -sc it is an override like any other
+
+
+def test_a_bare_info_lists_the_experiments(capsys):
+    from heco_pyg.cli.command import answer_early
+
+    assert answer_early("train", ["-i"]) and answer_early("train", ["--info", "seed=1"])
+    assert "heco_acm" in capsys.readouterr().out
+
+
+def test_the_command_line_check_knows_hydras_flags():
+    """Hydra's parser and the lists the check uses agree (a new Hydra flag that takes a
+    value would otherwise be read as an override)."""
+    from hydra._internal.utils import get_args_parser
+
+    from heco_pyg.cli.command import HYDRA_INFO, HYDRA_INFO_FLAGS, HYDRA_VALUE_FLAGS
+
+    actions = {tuple(a.option_strings): a for a in get_args_parser()._actions}
+    takes_value = {o for options, a in actions.items() if a.nargs is None for o in options}
+    assert takes_value == HYDRA_VALUE_FLAGS
+    (info,) = [a for options, a in actions.items() if "--info" in options]
+    assert set(info.option_strings) == set(HYDRA_INFO_FLAGS)
+    assert tuple(info.choices) == HYDRA_INFO
+
+
+def test_shell_completion_installs(tmp_path):
+    """``heco-train -sc install=bash`` prints Hydra's bash completion script."""
+    script = Path(sys.executable).parent / "heco-train"
+    if not script.is_file():
+        pytest.skip(f"no console script {script} (pip install -e . makes it)")
+    result = subprocess.run([str(script), "-sc", "install=bash"], cwd=tmp_path, text=True,
+                            capture_output=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "complete -o nospace -o default -F hydra_bash_completion heco-train" in result.stdout

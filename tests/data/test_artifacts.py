@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -9,7 +11,7 @@ from heco_pyg.core.errors import DataError
 from heco_pyg.data import load_openalex
 from heco_pyg.data.artifacts import read_artifacts, write_artifacts
 from heco_pyg.data.synthetic import generate_synthetic
-from heco_pyg.data.synthetic import main as synthetic_main
+from heco_pyg.data.synthetic_artifacts import main as synthetic_main
 
 SIZES = dict(num_papers=120, num_authors=150, num_concepts=120, num_fields=3)
 
@@ -55,6 +57,9 @@ def test_stored_complete_pcp_is_recomputed_and_pruned(artifacts):
 
 
 def test_synthetic_command_line_writes_artifacts(tmp_path):
+    command = [sys.executable, "-W", "error::RuntimeWarning", "-m",
+               "heco_pyg.data.synthetic_artifacts", "--help"]  # fmt: skip
+    assert subprocess.run(command, capture_output=True).returncode == 0  # no runpy warning
     synthetic_main(["--artifacts", str(tmp_path / "cli"), "--num-papers", "100",
                     "--num-authors", "100", "--num-concepts", "100", "--num-fields", "2"])  # fmt: skip
     assert json.loads((tmp_path / "cli" / "meta.json").read_text())["num_papers"] == 100
@@ -98,7 +103,8 @@ def test_bad_input_stops_training_before_any_output(artifacts, tmp_path):
     run_dir.mkdir()
     with pytest.raises(DataError, match="edges_PA.npz"):
         train(cfg, run_dir)
-    assert list(run_dir.iterdir()) == []
+    assert [p.name for p in run_dir.iterdir()] == ["run.json"]  # no outputs; marked failed
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "failed"
 
 
 def test_duplicate_edges_are_dropped_and_counted(artifacts):

@@ -106,3 +106,20 @@ def test_heco_prepared_on_an_out_of_core_graph_maps_its_adjacencies_from_files(
     trainer = Trainer(max_epochs=1, batch_size=128, device="cpu", progress=False)
     trainer.fit(model, HeCoLoss(), streamed, positive_index(data))
     assert math.isfinite(trainer.history[0].loss)
+
+
+def test_an_out_of_core_adjacency_moves_its_row_pointers_only(tmp_path):
+    """Moved to a device that is not the host (``meta``: no GPU needed), a memory-mapped
+    meta-path adjacency keeps its entries on the host (each batch's are gathered there and
+    copied, ``Adjacency.entries``; on a GPU: tests/test_cuda.py); in-memory ones move."""
+    from heco_pyg.data.graph import model_arguments, model_inputs
+    from heco_pyg.nn import HeCo
+
+    data = prepare_paper_graph(small_graph(), {"author": 2, "concept": 2}, workdir=tmp_path)
+    model = HeCo(**model_arguments(data), hidden_channels=8, metapath_sample_size=4)
+    moved = model.prepare(**model_inputs(data)).to("meta")
+    for name in ("PAP", "PCP"):
+        adjacency = moved.metapaths[name].adjacency
+        assert adjacency.host_entries and adjacency.rowptr.device.type == "meta"
+        assert adjacency.col.device.type == adjacency.value.device.type == "cpu"
+    assert moved.schema["author"].col.device.type == "meta"

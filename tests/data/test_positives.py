@@ -1,6 +1,7 @@
 import numpy as np
 import scipy.sparse as sp
 import torch
+from torch_geometric.transforms import BaseTransform, Compose
 
 from heco_pyg.data.metapaths import AddMetaPathCounts
 from heco_pyg.data.positives import AddPositives, metapath_scores, row_blocks, select_positives
@@ -50,3 +51,12 @@ def test_row_blocks_cover_the_rows_within_both_bounds():
     assert row_blocks(indptr, max_rows=3, max_entries=4) == [(0, 2), (2, 3), (3, 6), (6, 7)]
     assert row_blocks(indptr, max_rows=100, max_entries=100) == [(0, 7)]
     assert row_blocks(np.zeros(1, np.int64), max_rows=3, max_entries=4) == []
+
+
+def test_both_transforms_compose_as_pyg_transforms_and_leave_their_input_untouched():
+    graph = toy_graph()
+    chain = Compose([AddMetaPathCounts({"PAP": "author"}), AddPositives(pos_num=2)])
+    data = chain(graph)
+    assert all(isinstance(t, BaseTransform) for t in chain.transforms)
+    assert "positive_index" in data and "positive_index" not in graph
+    assert data.metapaths == ["PAP"] and graph.metapaths == []

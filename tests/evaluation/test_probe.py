@@ -3,6 +3,7 @@ few-label splits and the seeded probe of graphs without fixed splits."""
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -126,7 +127,8 @@ def test_small_classes_use_fewer_labels_instead_of_crashing(caplog):
     counts = np.bincount(labels[train], minlength=4)
     assert counts.tolist() == [20, 4, 1, 0]  # (n - 1) // 2 for small classes; class 3 left out
     assert not set(train) & set(val) and not set(train) & set(test) and 3 not in labels[test]
-    scores = probe_f1(z, labels, ProtocolSettings(per_class=20, repeats=2, steps=20))
+    with caplog.at_level(logging.DEBUG, logger="heco_pyg.evaluation.splits"):
+        scores = probe_f1(z, labels, ProtocolSettings(per_class=20, repeats=2, steps=20))
     assert 0 <= scores["micro_f1"] <= 1
     assert "fewer than 41 labelled papers" in caplog.text
 

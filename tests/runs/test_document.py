@@ -79,7 +79,7 @@ def test_sweep_report(tmp_path, capsys):
     assert "![sweep_heatmap]" in text and "![runs]" in text
     assert "optimised metric fused/micro_f1" in text and "seed=1" in text
     table = [line for line in text.splitlines() if line.startswith("| ")]
-    assert len(table) == 5 and "loss.tau" in table[0] and "seed" not in table[0]
+    assert len(table) == 5 and "loss.tau=" in table[1] and "seed" not in table[1]
 
 
 def test_sweep_heatmap_falls_back_to_best_loss(tmp_path, caplog):

@@ -20,7 +20,7 @@ def test_the_resume_command_keeps_the_overrides_and_quotes_them():
         "trainer.resume=true"
     )
     assert train_command([], "/r", resume=True, world_size=4).startswith(
-        "torchrun --nproc_per_node=4 -m heco_pyg.train hydra.run.dir=/r"
+        "torchrun --nproc-per-node=4 -m heco_pyg.train hydra.run.dir=/r"
     )
 
 

@@ -5,7 +5,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from heco_pyg.runs.plots import colour_range, is_grid, plot_heatmap, plot_history, smooth
+from heco_pyg.runs.plots import (
+    colour_range,
+    heatmap_caption,
+    is_grid,
+    plot_heatmap,
+    plot_history,
+    plot_sweep,
+    smooth,
+)
 from heco_pyg.runs.sweep import seed_cells
 
 
@@ -61,3 +69,44 @@ def test_loss_and_attention_plots(tmp_path):
     assert (tmp_path / "loss.png").stat().st_size > 0 and (tmp_path / "attention.png").exists()
     smoothed = smooth(history["attention/type/author"], window=5)
     assert smoothed.std() < history["attention/type/author"].std()
+
+
+def test_attention_plot_states_its_smoothing_window(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    titles = []
+    monkeypatch.setattr(
+        plt.Figure,
+        "savefig",
+        lambda figure, path, **kwargs: titles.append(figure._suptitle.get_text()),
+    )
+    history = pd.DataFrame({"epoch": np.arange(1, 101), "loss": np.linspace(9, 8, 100),
+                            "attention/semantic/PAP": np.linspace(0.4, 0.6, 100)})  # fmt: skip
+    plot_history(history, tmp_path / "loss.png", tmp_path / "attention.png", title="synthetic")
+    assert titles == [
+        "HeCo training loss: synthetic",
+        "synthetic: faint: each epoch; solid: centred rolling mean over 5 epochs",
+    ]
+
+
+def test_heatmap_caption_says_what_the_cells_show():
+    three = seed_cells(grid_summary(), ["loss.tau", "loss.lam"], "f1")
+    assert heatmap_caption(three) == "mean ± std over 3 seeds"
+    one = grid_summary().query("seed == 0").assign(f1_std=0.009)
+    assert heatmap_caption(seed_cells(one, ["loss.tau", "loss.lam"], "f1")) == (
+        "one run per cell, ± std over the probe's splits")  # fmt: skip
+    bare = seed_cells(grid_summary().query("seed == 0"), ["loss.tau", "loss.lam"], "f1")
+    assert heatmap_caption(bare) == "one run per cell"
+
+
+def test_runs_figure_scales_incomparable_losses_and_says_so():
+    epochs = np.arange(1, 11)
+    histories = {f"tau={tau}": pd.DataFrame({"epoch": epochs, "loss": tau * 10 - np.log(epochs)})
+                 for tau in (0.3, 0.8)}  # fmt: skip
+    figure = plot_sweep(histories, ["loss.tau"])
+    axis = figure.axes[0]
+    assert "not comparable" in axis.get_title()
+    assert [line.get_ydata()[0] for line in axis.get_lines()] == [1.0, 1.0]  # own range
+    assert len(figure.legends) == 1 and not axis.get_legend()  # one legend, off the curves
+    raw = plot_sweep(histories).axes[0]
+    assert raw.get_title() == "loss" and raw.get_lines()[1].get_ydata()[0] == pytest.approx(8)

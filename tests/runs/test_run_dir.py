@@ -202,3 +202,11 @@ def test_runs_of_a_sweep_in_job_order(tmp_path):
     (tmp_path / "not_a_run").mkdir()
     assert [run.path.name for run in RunDir.in_sweep(tmp_path)] == ["2", "10", "extra"]
     assert RunDir(tmp_path / "2").overrides() == ["loss.tau=0.5"]
+
+
+def test_an_evaluation_run_again_keeps_metrics_json_in_agreement(tmp_path):
+    run = sealed_run(tmp_path / "run")
+    run.write_evaluation("eval", {"repeats": 5}, "| table |", metrics={"fused/micro_f1": 0.7})
+    again = RunDir(tmp_path / "run")
+    assert again.metrics() == {"loss": 1.5, "fused/micro_f1": 0.7}  # verified against run.json
+    assert again.evaluation("eval") == {"repeats": 5} and again.verify()["status"] == "complete"

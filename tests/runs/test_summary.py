@@ -6,7 +6,7 @@ import numpy as np
 
 from heco_pyg.core.phases import Phases
 from heco_pyg.evaluation import ProtocolSettings
-from heco_pyg.runs.summary import RunOutcome, run_summary, warnings
+from heco_pyg.runs.summary import RunOutcome, next_commands, run_summary, warnings
 from heco_pyg.train import train
 
 
@@ -40,12 +40,36 @@ def test_warnings_change_the_reading():
     below = {"fused": {"micro_f1": 0.336}, "features": {"micro_f1": 0.377}}
     labels = np.array([0] * 100 + [1] * 30 + [2] * 5)
     found = warnings(outcome(results=below, labels=labels, has_splits=False))
-    assert len(found) == 3
+    assert len(found) == 2
     assert "below the raw features" in found[0] and "0.336 < features 0.377" in found[0]
     assert "2 of 3 classes have fewer than 41 labelled papers" in found[1]
-    assert "1 (30), 2 (5)" in found[1]
-    assert "no split masks" in found[2]
+    assert "1 (30); 2 (5)" in found[1]
+    named = warnings(outcome(labels=labels, class_names=["Biology", "Economics", "Law"]))
+    assert named == [found[1].replace("1 (30); 2 (5)", "Economics (30); Law (5)")]
     assert warnings(outcome(labels=None, results={"fused": {"mean_cosine": 0.1}})) == []
+
+
+def test_no_split_masks_is_said_once_in_the_caption_not_as_a_warning():
+    text = " ".join(run_summary(outcome(has_splits=False)).split())
+    assert "no fixed split masks" in text and "warnings:" not in text
+    assert "split masks" not in " ".join(run_summary(outcome()).split())
+
+
+def test_the_epoch_cap_while_still_improving_is_a_warning():
+    (found,) = warnings(outcome(epochs=300, best_epoch=298))
+    assert "still improving (best epoch 298 of 300)" in found
+    assert found.endswith("trainer.max_epochs=600")
+    assert warnings(outcome(epochs=300, best_epoch=200)) == []  # levelled off long before
+    assert warnings(outcome(epochs=84, best_epoch=84)) == []  # not at the cap
+
+
+def test_next_commands_name_a_real_paper_and_the_evaluations_the_data_supports():
+    commands = next_commands("outputs/latest", outcome(example_id="S0", has_citations=False))
+    assert "recommend run_dir=outputs/latest query=S0" in commands[0]
+    assert any("task=protocol" in c for c in commands)
+    assert not any("task=recommend" in c for c in commands)
+    numeric = next_commands("x", outcome(example_id="17", has_splits=False))
+    assert "run_dir=x row=0" in numeric[0] and "task=recommend" in numeric[-1]
 
 
 def test_phases_time_each_phase_in_order():
@@ -69,6 +93,6 @@ def test_a_tiny_run_ends_with_its_summary(tiny_config, tmp_path, caplog):
         assert phase in text
     flat = " ".join(text.split())
     assert "Linear probe" in text and "features" in text
-    assert "warnings:" in text and "no split masks" in flat  # synthetic: no fixed splits
+    assert "no fixed split masks" in flat  # synthetic: said once, in the caption
     assert "next:" in text
     assert (tmp_path / "outputs" / "latest").resolve() == run_dir.resolve()

@@ -6,9 +6,11 @@ import pandas as pd
 import pytest
 
 from heco_pyg.runs.sweep import (
+    best_line,
     markdown_table,
     optimising_sweeper,
     optimized_value,
+    ranking,
     summarise,
     swept_keys,
     write_summary,
@@ -32,6 +34,7 @@ def sweep_dir(tmp_path_factory):
     env = dict(os.environ, WANDB_MODE="offline", WANDB_SILENT="true")
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
+    (sweep_dir.parent / "stdout.txt").write_text(result.stdout)
     return sweep_dir
 
 
@@ -53,9 +56,32 @@ def test_sweep_summary_files(sweep_dir):
     markdown = (sweep_dir / "sweep_summary.md").read_text()
     table = [line for line in markdown.splitlines() if line.startswith("| ")]
     assert len(table) == 1 + 4  # header + one row per run
-    assert "loss.tau" in table[0] and "fused/nmi" in table[0] and "_std" not in table[0]
+    assert table[0] == "| rank | run | fused/nmi | std | epochs | overrides |"
+    assert table[1].startswith("| best |") and "loss.tau=" in table[1]
     assert "data.num_papers=300" in markdown  # shared overrides listed once
     assert (sweep_dir / "sweep_heatmap.png").stat().st_size > 0
+
+
+def test_sweep_ends_with_its_best_run(sweep_dir):
+    last = (sweep_dir.parent / "stdout.txt").read_text().strip().splitlines()[-2]
+    best = ranking(pd.read_csv(sweep_dir / "sweep_summary.csv"), "fused/nmi").iloc[0]
+    assert last.startswith(f"best run by fused/nmi: {best['run']} (loss.tau=")
+    assert last.endswith(f": {best['fused/nmi']:.4f}")  # clustering: no std over splits
+
+
+def test_ranking_calls_runs_within_noise_ties():
+    summary = pd.DataFrame({
+        "run": ["0", "1", "2"], "overrides": ["loss.tau=0.3", "loss.tau=0.5", "loss.tau=0.8"],
+        "loss.tau": [0.3, 0.5, 0.8], "status": "complete", "f1": [0.8895, 0.8896, 0.85],
+        "f1_std": [0.009, 0.009, 0.01], "epochs": [3, 4, 5]})  # fmt: skip
+    table = ranking(summary, "f1")
+    assert list(table["rank"]) == ["best", "tie", "3"] and list(table["run"]) == ["1", "0", "2"]
+    assert list(table.columns) == ["rank", "run", "f1", "std", "epochs", "overrides"]
+    assert best_line(table) == (
+        "best run by f1: 1 (loss.tau=0.5): 0.8896 ± 0.0090; tied within "
+        "noise (gap <= std): 0 (loss.tau=0.3): 0.8895 ± 0.0090"
+    )
+    assert "tied" not in best_line(ranking(summary.assign(f1_std=0.00001), "f1"))
 
 
 def test_sweep_runs_logged_to_offline_wandb(sweep_dir):

@@ -140,6 +140,27 @@ def test_nccl_with_sparse_embeddings_fails_before_training():
     assert not torch.distributed.is_initialized()
 
 
+def test_a_gpu_rank_sets_its_device_before_joining_the_group_with_it(monkeypatch):
+    """NCCL's order (no GPU needed: the calls are recorded): ``set_device(cuda:LOCAL_RANK)``,
+    then ``init_process_group(..., device_id=cuda:LOCAL_RANK)``; CPU ranks pass no device."""
+    from heco_pyg.training import distributed
+
+    calls = []
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: calls.append(("set_device", d)))
+    monkeypatch.setattr(distributed.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(distributed.dist, "init_process_group",
+                        lambda backend, device_id=None: calls.append((backend, device_id)))  # fmt: skip
+    monkeypatch.setattr(distributed.dist, "get_rank", lambda: 1)
+    monkeypatch.setattr(distributed.dist, "get_world_size", lambda: 2)
+    gpu = torch.device("cuda", 1)
+    assert distributed.init_process_group("nccl", torch.device("cuda")) == (1, 2, gpu)
+    assert calls == [("set_device", gpu), ("nccl", gpu)]
+    calls.clear()
+    assert distributed.init_process_group("gloo", torch.device("cpu"))[2].type == "cpu"
+    assert calls == [("gloo", None)]
+
+
 def test_auto_threads_leaves_the_busy_cores_alone():
     from heco_pyg.core.runtime import auto_threads
 

@@ -7,12 +7,13 @@ import pytest
 import torch
 from hydra.utils import instantiate
 from omegaconf import open_dict
+from torch_geometric import seed_everything
 
 from heco_pyg.cli.restore import load_trained_model
 from heco_pyg.data import build_data
 from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
 from heco_pyg.runs.run_dir import RunDir
-from heco_pyg.train import seed_everything, train
+from heco_pyg.train import train
 from heco_pyg.training.embedding import embed
 from heco_pyg.training.stopping import EarlyStopping, WeightAverage
 from heco_pyg.training.trainer import Trainer

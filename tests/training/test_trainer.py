@@ -10,6 +10,7 @@ from heco_pyg.data import load_synthetic
 from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
 from heco_pyg.nn import HeCo, HeCoMean
 from heco_pyg.runs.run_dir import RunDir
+from heco_pyg.training.batches import step_inputs
 from heco_pyg.training.loss import HeCoLoss
 from heco_pyg.training.trainer import NonFiniteLossError, Trainer
 from tests.training.test_batches import clustered_positives
@@ -111,6 +112,45 @@ def test_ranks_share_one_global_order_of_positive_batches():
     assert len(rank0) == len(rank1) == len(single) // 2
     for step, (a, b) in enumerate(zip(rank0, rank1, strict=True)):
         assert torch.equal(a, single[2 * step]) and torch.equal(b, single[2 * step + 1])
+
+
+def test_batches_and_their_positives_are_cut_on_the_host_then_moved_once():
+    """The training device is ``meta`` here, a device that is not the host (no GPU needed):
+    ``batches()`` must stay on the host, where ``step_inputs`` cuts the positives, and
+    only the step's inputs go to the device. What it cannot catch: CUDA kernels, a tensor
+    the model creates on the wrong device, the timing of non-blocking copies (the
+    ``cuda``-marked tests in tests/test_cuda.py do, on a GPU)."""
+    positives = clustered_positives()
+    trainer = Trainer(batch_size=40, batch_positives=4, device="cpu", seed=3)
+    trainer.device = torch.device("meta")
+    batches = trainer.batches(600, epoch=1, positives=positives)
+    assert batches and all(b.device.type == "cpu" for b in batches)
+    index, pairs = step_inputs(batches[0], positives, positives, trainer.device)
+    assert index.device.type == pairs.device.type == "meta"
+    assert pairs.shape == positives.batch(batches[0]).shape
+
+
+def test_step_inputs_go_to_a_cuda_device_pinned_and_without_waiting(monkeypatch):
+    """The CUDA copy, with ``Tensor.pin_memory`` and ``Tensor.to`` patched (no GPU needed):
+    host tensors are pinned, then copied non-blocking, once each."""
+    calls = []
+
+    def pin_memory(tensor):
+        calls.append(("pin", tensor.device.type))
+        return tensor
+
+    def to(tensor, device, non_blocking=False):
+        calls.append(("to", str(device), non_blocking))
+        return tensor
+
+    positives = clustered_positives()
+    trainer = Trainer(batch_size=40, batch_positives=4, device="cpu", seed=3)
+    host_index = trainer.batches(600, epoch=1, positives=positives)[0]
+    trainer.device = torch.device("cuda", 0)
+    monkeypatch.setattr(torch.Tensor, "pin_memory", pin_memory)
+    monkeypatch.setattr(torch.Tensor, "to", to)
+    step_inputs(host_index, positives, positives, trainer.device)
+    assert calls == [("pin", "cpu"), ("to", "cuda:0", True)] * 2
 
 
 def test_batch_positives_need_the_positive_index():

@@ -10,6 +10,12 @@ retried by the client the same way. Other errors stop at once, and so does a ser
 that repeats a cursor or answers something other than a JSON object. A machine without
 network fails fast with a message pointing to the offline sources.
 
+Bounds: besides the socket timeout (``timeout``, per connect and per read), each page
+has a total deadline (``deadline``, its retries included: a server sending one byte at a
+time cannot hold the client), at most :data:`MAX_PAGE_BYTES`, and only ``http(s)`` URLs;
+a redirect loop is an error. A page body that echoes the key is stored with the key
+masked (:func:`~heco_pyg.core.secrets.mask_registered`), and so is nothing else changed.
+
 The polite pool: ``mailto`` (or ``OPENALEX_MAILTO``). The key: ``api_key`` (read by
 :func:`heco_pyg.core.secrets.read_api_key` from ``OPENALEX_API_KEY`` or
 ``data.api_key_file``), sent as the ``api_key`` query parameter as the OpenAlex
@@ -26,6 +32,7 @@ import logging
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -36,7 +43,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
 from heco_pyg.core.errors import DataError
-from heco_pyg.core.secrets import redact, register_secret
+from heco_pyg.core.secrets import mask_registered, redact, register_secret, shorten
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +51,11 @@ API_URL = "https://api.openalex.org"
 PER_PAGE = 200
 RETRY_STATUS = (429, 500, 502, 503, 504)
 MAX_WAIT = 120.0
+MAX_PAGE_BYTES = 256 * 2**20  # a page of 200 works is a few MiB
+CHUNK_BYTES = 2**16
 OFFLINE_HINT = (
-    "Offline? Use data.source=works data.path=DIR (saved API pages or snapshot parts, e.g. "
-    "../shared/data/openalex), or `make train` for the offline synthetic graph."
+    "Offline? data.source=sample trains on the 201 real works shipped in the package, or "
+    "data.source=works data.path=DIR reads saved API pages or snapshot parts."
 )
 
 
@@ -100,7 +109,8 @@ class OpenAlexClient:
         max_retries: retries per page (connect/read errors, 429, 5xx, broken bodies).
         backoff: the backoff factor in seconds (waits ``backoff * 2**(n-1)`` plus up to
             ``backoff`` of jitter, at most 120 s; a ``Retry-After`` header wins).
-        timeout: seconds per request (connect and read).
+        timeout: seconds per socket operation (connect, and each read).
+        deadline: seconds one page may take in all, its retries included.
         session: a ``requests.Session``; the retry policy is mounted on it.
         sleep: the wait between retries of a broken body (tests pass a no-op).
     """
@@ -115,6 +125,7 @@ class OpenAlexClient:
         backoff: float = 1.0,
         timeout: float = 30.0,
         session: Any = None,
+        deadline: float = 600.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.cache_root = Path(cache_root)
@@ -122,6 +133,11 @@ class OpenAlexClient:
         self.api_key = api_key or os.environ.get("OPENALEX_API_KEY")
         register_secret(self.api_key)
         self.base_url = base_url.rstrip("/")
+        if not re.match(r"https?://[^/]", self.base_url, re.IGNORECASE):
+            raise DataError(
+                f"data.api_url={shorten(base_url, 200)!r}: not an http:// or https:// URL"
+            )
+        self.deadline = deadline
         self.max_retries = max_retries
         self.backoff = backoff
         self.timeout = timeout
@@ -142,14 +158,15 @@ class OpenAlexClient:
     def folder(self, query: Mapping[str, Any]) -> Path:
         return self.cache_root / query_hash(self.base_url, query_parameters(query))
 
-    def _send(self, parameters: dict[str, str], fetched_any: bool) -> requests.Response:
-        """One GET through the retry policy; with nothing fetched yet a refused connection
-        is not retried (no network at all: say so at once)."""
+    def _send(self, parameters: dict[str, str], fetched_any: bool) -> tuple[Any, bytes]:
+        """One GET through the retry policy, within the deadline: ``(response, body)``.
+        With nothing fetched yet a refused connection is not retried (no network at all:
+        say so at once)."""
         url = f"{self.base_url}/works"
         self.adapter.max_retries = self.retry if fetched_any else self.retry.new(connect=0)
         self.requests_made += 1
         try:
-            return self.session.get(url, params=parameters, timeout=self.timeout)
+            return self._within_deadline(url, parameters)
         except (requests.ConnectionError, requests.Timeout) as error:
             # urllib3's text carries the request URL and its parameters: drop it
             reason = redact(re.sub(r"(with )?url: \S+", "", f"{type(error).__name__}: {error}"))
@@ -161,18 +178,57 @@ class OpenAlexClient:
                 f"{url}: {reason} after {self.max_retries} retries; the pages fetched so far "
                 f"are kept and the next run resumes from them. {OFFLINE_HINT}"
             ) from None
+        except requests.TooManyRedirects:
+            raise DataError(
+                f"{url}: the server redirects in a loop; is data.api_url an OpenAlex API?"
+            ) from None
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as error:
+            raise DataError(f"{url}: {shorten(error, 200)} (data.api_url)") from None
+
+    def _within_deadline(self, url: str, parameters: dict[str, str]) -> tuple[Any, bytes]:
+        """``session.get`` and the body, read in a helper thread the client waits for at
+        most ``deadline`` seconds (the socket timeout bounds each read, not their sum)."""
+        outcome: dict[str, Any] = {}
+
+        def get() -> None:
+            try:
+                response = outcome["response"] = self.session.get(
+                    url, params=parameters, timeout=self.timeout, stream=True
+                )
+                body = bytearray()
+                for chunk in response.iter_content(CHUNK_BYTES):
+                    body += chunk
+                    if len(body) > MAX_PAGE_BYTES:
+                        raise DataError(f"{url}: a page of more than {MAX_PAGE_BYTES} bytes")
+                outcome["body"] = bytes(body)
+            except BaseException as error:  # handed to the waiting thread
+                outcome["error"] = error
+
+        worker = threading.Thread(target=get, name="openalex-request", daemon=True)
+        worker.start()
+        worker.join(self.deadline)
+        if worker.is_alive():
+            if "response" in outcome:
+                outcome["response"].close()  # ends the helper's read
+            raise OpenAlexUnavailable(
+                f"{url}: no complete answer within {self.deadline:g} s (data.api_deadline); "
+                f"the pages fetched so far are kept and the next run resumes from them"
+            )
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["response"], outcome["body"]
 
     def _get(self, parameters: dict[str, str], fetched_any: bool) -> dict:
         """The decoded page (a JSON object); body-level failures are retried here."""
         url = f"{self.base_url}/works"
         for attempt in range(self.max_retries + 1):
             try:
-                response = self._send(parameters, fetched_any)
+                response, body = self._send(parameters, fetched_any)
             except (requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError) as error:  # fmt: skip
                 response, problem = None, f"the answer broke off ({type(error).__name__})"
             if response is not None:
-                answer, problem = self._decode(url, response)
+                answer, problem = self._decode(url, response, body)
                 if answer is not None:
                     return answer
             if attempt < self.max_retries:
@@ -181,7 +237,7 @@ class OpenAlexClient:
                 self.sleep(wait)
         raise OpenAlexUnavailable(f"{url}: {problem} after {self.max_retries} retries")
 
-    def _decode(self, url: str, response: requests.Response) -> tuple[dict | None, str]:
+    def _decode(self, url: str, response: Any, body: bytes) -> tuple[dict | None, str]:
         """``(page, "")``, or ``(None, problem)`` for a body worth asking for again."""
         status = response.status_code
         if status in RETRY_STATUS:
@@ -190,11 +246,11 @@ class OpenAlexClient:
                 f"fetched so far are kept and the next run resumes from them. {OFFLINE_HINT}"
             )
         if status != 200:
-            body = redact(response.text[:300])
-            raise DataError(f"{url}: HTTP {status} ({body}); check data.query and the key")
+            text = shorten(body.decode("utf-8", errors="replace"), 300)
+            raise DataError(f"{url}: HTTP {status} ({text}); check data.query and the key")
         try:
-            answer = response.json()
-        except ValueError:
+            answer = json.loads(body, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError):
             return None, "the answer is not valid JSON"
         if not isinstance(answer, dict):
             raise DataError(
@@ -252,18 +308,28 @@ class OpenAlexClient:
             meta = answer.get("meta") if isinstance(answer.get("meta"), dict) else {}
             cursor = meta.get("next_cursor") if results else None
             if cursor is not None and (not isinstance(cursor, str) or cursor in seen):
+                shown = shorten(cursor, 40)
                 raise DataError(
-                    f"{self.base_url}/works: the server repeated the cursor {str(cursor)[:40]!r} "
+                    f"{self.base_url}/works: the server repeated the cursor {shown!r} "
                     f"after {len(pages) + 1} pages; stopping instead of paging forever "
                     "(set data.query.max_works to bound the fetch)"
                 )
             seen.add(cursor)
             answer["_count"], answer["_next_cursor"] = len(results), cursor
             page = folder / f"page_{len(pages):05d}.json"
+            text = json.dumps(answer)
+            if mask_registered(text) != text:
+                log.warning("%s: the server echoed the API key; it is masked in the cache", page)
+                text = mask_registered(text)
             temporary = page.with_suffix(".tmp")
-            temporary.write_text(json.dumps(answer))
+            temporary.write_text(text)
             os.replace(temporary, page)
             pages.append(page)
             works += len(results)
             log.info("OpenAlex: page %d, %d works so far", len(pages), works)
         return pages
+
+
+def _refuse_constant(name: str) -> None:
+    """``NaN``/``Infinity`` are not JSON (the ``.jsonl`` reader refuses them too)."""
+    raise ValueError(f"{name} is not JSON")

@@ -18,13 +18,14 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch_geometric.data import HeteroData
+
+from heco_pyg.core.atomic import save_torch
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +52,6 @@ def cache_key(source: Any, settings: Mapping[str, Any]) -> str:
         default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-def atomic_torch_save(value: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(value, file)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 class GraphCache:
@@ -106,6 +95,6 @@ class GraphCache:
             stored = entry
             if isinstance(entry.get("data"), HeteroData):
                 stored = {**entry, "data": entry["data"].to_dict(), "data_is_graph": True}
-            atomic_torch_save(stored, self.path(key))
+            save_torch(self.path(key), stored)  # atomic; a full disk is one line
             log.info("graph cached at %s", self.path(key))
         return entry, False

