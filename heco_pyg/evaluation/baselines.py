@@ -26,8 +26,6 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
-from sklearn.feature_extraction.text import TfidfTransformer
-from sklearn.preprocessing import normalize
 from torch import Tensor
 
 from heco_pyg.data.graph import bag_of_words, metapath_edges, schema_edge_type
@@ -40,6 +38,8 @@ FUSION = "fusion"
 def tfidf_rows(counts: sp.csr_matrix, sublinear_tf: bool = False) -> sp.csr_matrix:
     """Row-normalised TF-IDF of a ``[N, V]`` count matrix (scikit-learn's smoothed idf;
     ``sublinear_tf``: ``1 + log(tf)``)."""
+    from sklearn.feature_extraction.text import TfidfTransformer  # the commands import it late
+
     transformer = TfidfTransformer(sublinear_tf=sublinear_tf)
     return transformer.fit_transform(counts).astype(np.float32).tocsr()
 
@@ -117,7 +117,7 @@ def sgc_features(data, hops: int = 2, topk: int | None = 20) -> np.ndarray:
     x = data[data.target].x.numpy().astype(np.float32)
     for _ in range(hops):
         x = propagation @ x
-    return normalize(x)
+    return F.normalize(torch.from_numpy(np.ascontiguousarray(x)), dim=1).numpy()
 
 
 def fusion_parts(data) -> dict[str, Scorer]:
