@@ -7,7 +7,8 @@ Tasks (``heco_pyg/conf/task/``, each a ``_target_`` below):
   checkpoint in eval mode; ``+protocol.lr=...`` (any key of the run's ``protocol``
   settings), ``+data_dir=DIR`` (the run's data has moved), ``+threads=N``.
 * ``recommend``: held-out citation recommendation
-  (:mod:`heco_pyg.evaluation.recommendation`) of every view and the baselines.
+  (:mod:`heco_pyg.evaluation.recommendation`) of every view and the baselines, the *full*
+  and *cite* protocols on a seeded validation / test split (``seed``, ``recommend.*``).
 
 A run is read only when its manifest says it is complete (or interrupted, with the best
 state's outputs) and its files match it (:class:`heco_pyg.runs.run_dir.RunDir`).
@@ -33,7 +34,7 @@ from heco_pyg.evaluation.protocol import (
     has_splits,
     split_indices,
 )
-from heco_pyg.evaluation.recommendation import evaluate_recommendation
+from heco_pyg.evaluation.recommendation import RecommendationSettings, evaluate_recommendation
 from heco_pyg.evaluation.tables import protocol_markdown, recommendation_markdown
 from heco_pyg.runs.naming import find_run
 from heco_pyg.runs.run_dir import RunDir
@@ -77,16 +78,18 @@ def protocol_task(cfg: DictConfig) -> dict:
     return result
 
 
-def recommendation_task(cfg: DictConfig, k: int = 10, batch_size: int = 256) -> dict:
-    """Held-out citations, written into the run dir (:meth:`RunDir.write_evaluation`)."""
+def recommendation_task(cfg: DictConfig, **settings) -> dict:
+    """Held-out citations, both protocols on both halves, written into the run dir
+    (:meth:`RunDir.write_evaluation`); ``settings``: :class:`RecommendationSettings`."""
     run = RunDir(find_run(cfg.run_dir))
     configure_threads((cfg.get("recommend") or {}).get("threads"))
     embeddings = {view: run.embeddings(view)[0] for view in VIEWS}
     phases = Phases()
     phases.start("graph build", "from the run's config")
     data = load_run_graph(run)
-    phases.start("citation recommendation", "every view and the baselines")
-    summary = evaluate_recommendation(data, embeddings, k, batch_size, seed=int(cfg.seed))
+    phases.start("citation recommendation", "every view and the baselines, two protocols")
+    summary = evaluate_recommendation(data, embeddings, RecommendationSettings(**settings),
+                                      seed=int(cfg.seed))  # fmt: skip
     summary["run_dir"] = str(run.path)
     summary["data"] = str(getattr(data, "name", ""))
     phases.stop()

@@ -12,7 +12,11 @@ with a ``doi`` column) or another paper id (CiteULike: the article's index in th
 is left out of its results.
 Titles are shown when the run dir holds ``papers.csv`` (``paper_id``, ``title``, ``doi``;
 optional, written by data sources that know them; CiteULike's are each article's most used
-tags). ``record=`` embeds papers that are not in the graph with
+tags). ``scorer=fusion`` ranks in-graph queries by the baselines' fusion (text and
+neighbour-type TF-IDF cosines); ``scorer=fusion+embedding`` adds the view's cosine to it,
+``scorer=fusion+sgc`` the training-free SGC cosine instead
+(:mod:`heco_pyg.retrieval.fusion`; exact search, the graph rebuilt from the run's config).
+``record=`` embeds papers that are not in the graph with
 :mod:`heco_pyg.retrieval.coldstart` and searches the schema view; a record without
 ``features`` takes those of the papers sharing its neighbours (the attention model needs
 them).
@@ -30,11 +34,12 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from heco_pyg.cli.command import command
-from heco_pyg.cli.restore import load_trained_model
+from heco_pyg.cli.restore import load_run_graph, load_trained_model
 from heco_pyg.core.errors import DataError
 from heco_pyg.core.runtime import configure_threads
 from heco_pyg.retrieval.catalog import Catalog
 from heco_pyg.retrieval.coldstart import ColdStartEncoder, read_records
+from heco_pyg.retrieval.fusion import fusion_search
 from heco_pyg.retrieval.queries import as_list, cold_start_queries, id_queries, read_queries
 from heco_pyg.retrieval.results import format_results, ranked_results
 from heco_pyg.retrieval.search import load_or_build_index, search
@@ -72,8 +77,14 @@ def recommend(cfg: DictConfig) -> list[dict]:
         plans.append(cold_start_queries(model, data, inputs, records, int(cfg.seed), in_graph,
                                         bool(cfg.get("force_cold_start", False))))  # fmt: skip
     results = []
+    scorer = cfg.get("scorer", "embedding")
     for plan in plans:
         corpus, catalog = view_corpus(plan.view)
+        if scorer != "embedding" and not plan.encoded.any():  # in-graph: the baselines' fusion
+            plan, scores, found = fusion_search(load_run_graph(run), corpus, plan, scorer, cfg.k,
+                                                cfg.batch_size)  # fmt: skip
+            results += ranked_results(plan, catalog, scores, found, "exact")
+            continue
         index = None
         if cfg.index == "faiss":
             index = load_or_build_index(run.embedding_path(plan.view), run.index_dir,

@@ -281,7 +281,8 @@ def test_a_signal_leaves_an_interrupted_run_whose_embeddings_evaluate(tmp_path, 
     )
     assert len(run.history()) == manifest["epochs_done"]
     summary = recommendation_task(OmegaConf.create({"run_dir": str(run.path), "seed": 0}))
-    assert summary["results"]["fused"]["recall@10"] > summary["results"]["random"]["recall@10"]
+    test = summary["results"]["test"]
+    assert test["fused"]["recall@10"] > test["random"]["recall@10"]
     assert "interrupted before its evaluation" in write_report(run.path, "md").read_text()
 
 

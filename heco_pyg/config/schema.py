@@ -308,8 +308,10 @@ COMMANDS = {
     "evaluate": {
         "task_name": _s(str, "names the output folder"),
         "run_dir": _s(str, "the training run to evaluate"),
-        "seed": _s(int, "the evaluation's seed", 0, MAX_SEED),
-        "recommend": _s(dict, "task=recommend: k, batch_size, threads"),
+        "seed": _s(int, "the evaluation's seed (task=recommend: the query split)", 0, MAX_SEED),
+        "recommend": _s(
+            dict, "task=recommend: k, batch_size, threads, cite_queries, num_cited, num_uncited"
+        ),
     },
     "recommend": {
         "task_name": _s(str, "names the output folder"),
@@ -320,6 +322,11 @@ COMMANDS = {
         "record": _s(str, "a JSON/JSON Lines file of unseen works (cold start)", null=True),
         "k": _s(int, "results per query", 1),
         "view": _s(str, "the embedding view", choices=("schema", "semantic", "fused")),
+        "scorer": _s(
+            str,
+            "in-graph queries: the view's cosine or a TF-IDF fusion",
+            choices=("embedding", "fusion", "fusion+embedding", "fusion+sgc"),
+        ),
         "index": _s(str, "exact search or a faiss index", choices=("exact", "faiss")),
         "nlist": _s(int, "faiss inverted lists (null = automatic)", 1, null=True),
         "nprobe": _s(int, "faiss lists scanned per query", 1),

@@ -1,169 +1,142 @@
 """Held-out citation recommendation: ``python -m heco_pyg.evaluate run_dir=DIR task=recommend``.
 
-Each paper with at least one citation inside the set is a query; the papers it cites
-(``data.citation_index``, outside the graph's edge stores, so training never reads them)
-are the relevant items. Every other paper is ranked by a score (the query itself is left out) and
+The papers a paper cites (``data.citation_index``, outside the graph's edge stores, so
+training never reads them) are its relevant items. Two protocols, both on the same seeded
+validation / test split of the citing papers (:mod:`heco_pyg.evaluation.queries`):
 
-* ``Recall@k`` = ``|cited in the top k| / |cited|``;
-* ``nDCG@k`` = ``sum_{cited i, rank_i <= k} 1 / log2(rank_i + 1)`` divided by its ideal,
-  ``sum_{r=1}^{min(|cited|, k)} 1 / log2(r + 1)`` (binary gains);
-* ``MRR`` = ``1 / rank`` of the best-ranked cited paper in the *full* ranking,
+* *full*: every citing paper of the half is a query and every other paper is ranked:
+  ``Recall@k``, ``nDCG@k``, ``MRR``;
+* *cite* (the shape of SciDocs' "cite" task): up to ``cite_queries / 2`` papers of the
+  half with at least ``num_cited`` citations; each ranks ``num_cited`` of its cited papers
+  among ``num_uncited`` random uncited ones: ``MAP`` and ``nDCG`` (in percent in tables).
 
-averaged over queries. Scores: the run's embeddings (cosine, per view) and three
-baselines: the raw text features (cosine), co-authorship (the PAP count: shared
-authors, ties broken at random) and random scores. The command
-(:mod:`heco_pyg.evaluate`) writes the results into the run's folder.
+Metrics (:mod:`heco_pyg.evaluation.ranking`) are computed the same way for each
+embedding view (cosine) and each baseline (:mod:`heco_pyg.evaluation.baselines`). The
+split and the candidates depend on ``seed`` only (not on the run), so runs with different
+training seeds are scored on the same queries. The command (:mod:`heco_pyg.evaluate`)
+writes the results, the split included, into the run's folder.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from dataclasses import dataclass
 
-import numpy as np
-import scipy.sparse as sp
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from heco_pyg.data.graph import citation_index, schema_edge_type
-from heco_pyg.evaluation.ranking import mask_out
+from heco_pyg.evaluation.baselines import (
+    Scorer,
+    baseline_scorers,
+    cosine_scorer,
+    last_batch_kept,
+)
+from heco_pyg.evaluation.queries import (
+    HALVES,
+    CiteQueries,
+    citation_edges,
+    cite_queries,
+    cited_by,
+    split_queries,
+)
+from heco_pyg.evaluation.ranking import candidate_metrics, full_ranking_metrics, mask_out
 
 log = logging.getLogger(__name__)
 
-Scorer = Callable[[Tensor], Tensor]
+
+@dataclass(frozen=True)
+class RecommendationSettings:
+    """The protocols' sizes: ``k`` of the *full* protocol; the *cite* protocol's query
+    count (both halves together), cited and uncited candidates per query; the views that
+    also join the baselines' fusion as one more part (a row ``fusion + <view>``)."""
+
+    k: int = 10
+    batch_size: int = 256
+    cite_queries: int = 1000
+    num_cited: int = 5
+    num_uncited: int = 25
+    join_fusion: tuple[str, ...] = ("fused",)
 
 
-def ranking_metrics(scores: Tensor, relevant: Tensor, k: int) -> dict[str, Tensor]:
-    """Per-query Recall@k, nDCG@k and reciprocal rank.
-
-    Args:
-        scores: ``[B, N]`` item scores per query; excluded items set to ``-inf``.
-        relevant: ``[2, R]`` (query position in ``0..B-1``, relevant item) pairs.
-        k: the cut-off.
-
-    Returns:
-        ``{"recall", "ndcg", "reciprocal_rank"}``, each ``[B]`` (``nan`` for queries
-        without relevant items). Ties rank in ``torch.sort`` order.
-    """
-    batch, num_items = scores.shape
-    order = torch.sort(scores, dim=1, descending=True, stable=True).indices
-    position = torch.empty_like(order)
-    position.scatter_(1, order, torch.arange(num_items).expand(batch, -1))
-    query, item = relevant
-    rank = position[query, item] + 1  # [R], 1-based
-
-    num_relevant = torch.bincount(query, minlength=batch).float()
-    hit = (rank <= k).float()
-    recall = torch.zeros(batch).index_add_(0, query, hit) / num_relevant
-    gain = hit / torch.log2(rank.float() + 1)
-    discount = 1 / torch.log2(torch.arange(2, k + 2).float())
-    ideal = torch.cumsum(discount, 0)[(num_relevant.clamp(max=k) - 1).clamp(min=0).long()]
-    ndcg = torch.zeros(batch).index_add_(0, query, gain) / ideal
-    best = torch.full((batch,), num_items + 1).scatter_reduce(0, query, rank, reduce="amin")
-    reciprocal_rank = 1 / best.float()
-    missing = num_relevant == 0
-    return {
-        "recall": recall.masked_fill(missing, float("nan")),
-        "ndcg": ndcg.masked_fill(missing, float("nan")),
-        "reciprocal_rank": reciprocal_rank.masked_fill(missing, float("nan")),
-    }
+def full_protocol(
+    scorers: dict[str, Scorer], citations: Tensor, queries: Tensor, k: int, batch_size: int
+) -> dict[str, dict[str, float]]:
+    """``{scorer: {recall@k, ndcg@k, mrr}}``, means over ``queries`` (each batch is
+    scored by every scorer in turn, so a fusion reuses its parts' scores)."""
+    totals = {name: torch.zeros(3, dtype=torch.float64) for name in scorers}
+    for rows in queries.split(batch_size):
+        relevant = cited_by(citations, rows)
+        for name, scorer in scorers.items():
+            scores = scorer(rows).float().clone()
+            mask_out(scores, rows)
+            metrics = full_ranking_metrics(scores, relevant, k)
+            totals[name] += torch.stack([metrics[m].double().sum() for m in
+                                         ("recall", "ndcg", "reciprocal_rank")])  # fmt: skip
+    n = max(queries.numel(), 1)
+    return {name: {f"recall@{k}": float(t[0]) / n, f"ndcg@{k}": float(t[1]) / n,
+                   "mrr": float(t[2]) / n} for name, t in totals.items()}  # fmt: skip
 
 
-def evaluate_scorer(
-    scorer: Scorer, citations: Tensor, num_items: int, k: int = 10, batch_size: int = 256
-) -> dict[str, float]:
-    """Mean metrics of ``scorer`` (query rows ``[B]`` -> scores ``[B, N]``) over every
-    citing paper; ``citations`` is ``[2, E]`` (citing, cited) without self-citations."""
-    citing = torch.unique(citations[0])
-    order = torch.argsort(citations[0], stable=True)
-    sorted_citing, sorted_cited = citations[0][order], citations[1][order]
-    totals = {"recall": 0.0, "ndcg": 0.0, "reciprocal_rank": 0.0}
-    for rows in citing.split(batch_size):
-        scores = scorer(rows).float()
-        mask_out(scores, rows)
-        # The batch's citations: the sorted runs of its (sorted, unique) citing rows.
-        start = torch.searchsorted(sorted_citing, rows)
-        end = torch.searchsorted(sorted_citing, rows, right=True)
-        count = end - start
-        query = torch.repeat_interleave(torch.arange(rows.numel()), count)
-        offset = torch.arange(int(count.sum())) - torch.repeat_interleave(
-            torch.cumsum(count, 0) - count, count
-        )
-        item = sorted_cited[start[query] + offset]
-        metrics = ranking_metrics(scores, torch.stack([query, item]), k)
-        for name, value in metrics.items():
-            totals[name] += float(value.sum())
-    n = max(citing.numel(), 1)
-    return {
-        f"recall@{k}": totals["recall"] / n,
-        f"ndcg@{k}": totals["ndcg"] / n,
-        "mrr": totals["reciprocal_rank"] / n,
-    }
-
-
-def cosine_scorer(vectors: Tensor) -> Scorer:
-    z = F.normalize(vectors.float(), dim=1)
-    return lambda rows: z[rows] @ z.t()
-
-
-def shared_neighbour_scorer(edge_index: Tensor, num_rows: int, num_cols: int, seed: int) -> Scorer:
-    """Shared-neighbour counts (``A A^T``, the meta-path count), ties broken at random
-    by adding ``U[0, 0.5)``."""
-    row, col = edge_index.numpy()
-    incidence = sp.csr_matrix((np.ones(len(row), np.float32), (row, col)), (num_rows, num_cols))
-    incidence.data[:] = 1.0  # duplicates count once
-    transpose = incidence.T.tocsr()
-    generator = torch.Generator().manual_seed(seed)
-
-    def score(rows: Tensor) -> Tensor:
-        counts = torch.from_numpy((incidence[rows.numpy()] @ transpose).toarray())
-        return counts + 0.5 * torch.rand(counts.shape, generator=generator)
-
-    return score
-
-
-def random_scorer(num_items: int, seed: int) -> Scorer:
-    generator = torch.Generator().manual_seed(seed)
-    return lambda rows: torch.rand(rows.numel(), num_items, generator=generator)
-
-
-def citation_edges(data) -> Tensor:
-    """The graph's within-set citations ``[2, E]`` (citing, cited), self-citations dropped."""
-    edge_index = citation_index(data)
-    edge_index = edge_index[:, edge_index[0] != edge_index[1]]
-    return torch.unique(edge_index, dim=1)
+def cite_protocol(
+    scorers: dict[str, Scorer], cite: CiteQueries, batch_size: int
+) -> dict[str, dict[str, float]]:
+    """``{scorer: {cite_map, cite_ndcg}}``, means over the *cite* queries."""
+    totals = {name: torch.zeros(2, dtype=torch.float64) for name in scorers}
+    for start in range(0, cite.queries.numel(), batch_size):
+        rows = cite.queries[start : start + batch_size]
+        candidates = cite.candidates[start : start + batch_size]
+        relevant = cite.relevant[start : start + batch_size]
+        for name, scorer in scorers.items():
+            scores = scorer(rows).float().gather(1, candidates)
+            metrics = candidate_metrics(scores, relevant)
+            totals[name] += torch.stack([metrics["average_precision"].double().sum(),
+                                         metrics["ndcg"].double().sum()])  # fmt: skip
+    n = max(cite.queries.numel(), 1)
+    return {name: {"cite_map": float(t[0]) / n, "cite_ndcg": float(t[1]) / n}
+            for name, t in totals.items()}  # fmt: skip
 
 
 def evaluate_recommendation(
-    data, embeddings: dict[str, Tensor], k: int = 10, batch_size: int = 256, seed: int = 0
-) -> dict:
-    """Metrics per embedding view and per baseline, plus counts of what was evaluated."""
-    target = data.target
-    n = data[target].num_nodes
+    data, embeddings: dict[str, Tensor], settings: RecommendationSettings | None = None,
+    seed: int = 0,
+) -> dict:  # fmt: skip
+    """Both protocols on both halves for every view and baseline, the split, and counts.
+
+    Returns ``{"results": {half: {method: {metric: value}}}, "split": {...}, ...}``.
+    """
+    settings = settings or RecommendationSettings()
+    n = data[data.target].num_nodes
     citations = citation_edges(data)
-    scorers: dict[str, Scorer] = {view: cosine_scorer(z) for view, z in embeddings.items()}
-    scorers["text"] = cosine_scorer(data[target].x)
-    if "author" in data.neighbour_types:
-        scorers["coauthor"] = shared_neighbour_scorer(
-            data[schema_edge_type(target, "author")].edge_index,
-            n, data["author"].num_nodes, seed,
-        )  # fmt: skip
-    scorers["random"] = random_scorer(n, seed)
-    results = {}
-    for name, scorer in scorers.items():
-        results[name] = evaluate_scorer(scorer, citations, n, k, batch_size)
-        log.debug("%s: %s", name, results[name])  # the table is the output
-    citing = torch.unique(citations[0]).numel()
+    halves = split_queries(citations, seed)
+    scorers = {view: last_batch_kept(cosine_scorer(z)) for view, z in embeddings.items()}
+    join = {view: scorers[view] for view in settings.join_fusion if view in scorers}
+    scorers |= baseline_scorers(data, seed, join)
+    results, split = {}, {}
+    for number, half in enumerate(HALVES):
+        cite = cite_queries(citations, halves[half], n, seed + 1 + number,
+                            settings.cite_queries // 2, settings.num_cited,
+                            settings.num_uncited)  # fmt: skip
+        full = full_protocol(scorers, citations, halves[half], settings.k, settings.batch_size)
+        cited = cite_protocol(scorers, cite, settings.batch_size)
+        results[half] = {name: full[name] | cited[name] for name in scorers}
+        split[half] = {"full": halves[half].tolist(), "cite": cite.queries.tolist()}
+        log.debug("%s: %s", half, results[half])  # the table is the output
+    citing = sum(len(s["full"]) for s in split.values())
     summary = {
-        "k": k,
+        "k": settings.k,
+        "settings": {**settings.__dict__, "join_fusion": list(settings.join_fusion)},
+        "seed": seed,
         "num_papers": n,
         "citations_in_set": citations.size(1),
         "citing_papers": citing,
         "citations_per_citing_paper": citations.size(1) / max(citing, 1),
+        "queries": {
+            half: {"full": len(s["full"]), "cite": len(s["cite"])} for half, s in split.items()
+        },  # fmt: skip
         "results": results,
+        "split": split,
     }
-    references = getattr(data[target], "num_references", None)
+    references = getattr(data[data.target], "num_references", None)
     if references is not None:  # the data source knows the full reference lists
         summary["references_total"] = int(torch.as_tensor(references).sum())
         summary["fraction_in_set"] = citations.size(1) / max(summary["references_total"], 1)

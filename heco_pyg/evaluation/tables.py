@@ -33,20 +33,49 @@ def protocol_markdown(result: dict, title: str = "HeCo protocol") -> str:
     return "\n".join(lines) + "\n"
 
 
-def recommendation_markdown(summary: dict) -> str:
-    """A markdown table, one row per method."""
-    k = summary["k"]
+def _recommendation_columns(k: int) -> list[tuple[str, str, float]]:
+    """(key, heading, scale): the *full* protocol as fractions, *cite* in percent (as SciDocs)."""
+    return [(f"recall@{k}", f"Recall@{k}", 1.0), (f"ndcg@{k}", f"nDCG@{k}", 1.0),
+            ("mrr", "MRR", 1.0), ("cite_map", "cite MAP", 100.0),
+            ("cite_ndcg", "cite nDCG", 100.0)]  # fmt: skip
+
+
+def _cell(values: list[float], scale: float) -> str:
+    digits = 1 if scale == 100.0 else 4
+    mean = scale * sum(values) / len(values)
+    if len(values) == 1:
+        return f"{mean:.{digits}f}"
+    std = scale * (sum((v - mean / scale) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def recommendation_markdown(summary: dict | list[dict]) -> str:
+    """Markdown tables, one row per method: the *test* half first, then *validation*
+    (where choices are made). A list of summaries (runs with different seeds, the same
+    split) gives ``mean ± std`` (sample std) per cell."""
+    summaries = summary if isinstance(summary, list) else [summary]
+    first = summaries[0]
+    k = first["k"]
+    columns = _recommendation_columns(k)
+    queries = first["queries"]
     lines = [
-        f"Citation recommendation, {summary['num_papers']} papers, "
-        f"{summary['citations_in_set']} within-set citations from "
-        f"{summary['citing_papers']} citing papers (queries).",
-        "",
-        f"| method | Recall@{k} | nDCG@{k} | MRR |",
-        "|---|---:|---:|---:|",
+        f"Citation recommendation, {first['num_papers']} papers, "
+        f"{first['citations_in_set']} within-set citations from "
+        f"{first['citing_papers']} citing papers"
+        + (f", mean ± std over {len(summaries)} runs" if len(summaries) > 1 else "")
+        + ".",
     ]
-    for name, metrics in summary["results"].items():
-        lines.append(
-            f"| {name} | {metrics[f'recall@{k}']:.4f} | {metrics[f'ndcg@{k}']:.4f} "
-            f"| {metrics['mrr']:.4f} |"
-        )
+    for half in ("test", "validation"):
+        lines += [
+            "",
+            f"{half.capitalize()} half: {queries[half]['full']} full-ranking queries, "
+            f"{queries[half]['cite']} cite queries.",
+            "",
+            "| method | " + " | ".join(heading for _, heading, _ in columns) + " |",
+            "|---|" + "---:|" * len(columns),
+        ]
+        for method in first["results"][half]:
+            cells = [_cell([s["results"][half][method][key] for s in summaries], scale)
+                     for key, _, scale in columns]  # fmt: skip
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -1,13 +1,12 @@
-import math
-
 import pytest
 import torch
 
 from heco_pyg.evaluation.recommendation import (
-    evaluate_scorer,
-    ranking_metrics,
-    shared_neighbour_scorer,
+    RecommendationSettings,
+    evaluate_recommendation,
+    full_protocol,
 )
+from tests.evaluation.test_baselines import tiny_graph
 
 # Five papers; rows are the scores each query paper gives every paper.
 SCORES = torch.tensor([
@@ -17,39 +16,37 @@ SCORES = torch.tensor([
     [0.2, 0.8, 0.4, 0.99, 0.6],
     [0.0, 0.0, 0.0, 0.0, 0.0],
 ])  # fmt: skip
-# Paper 0 cites 2 and 1, paper 3 cites 1, paper 1 cites 0.
-CITATIONS = torch.tensor([[0, 0, 3, 1], [2, 1, 1, 0]])
-LOG3 = math.log2(3)
+# Sorted (citing, cited): paper 0 cites 1 and 2, paper 1 cites 0, paper 3 cites 1.
+CITATIONS = torch.tensor([[0, 0, 1, 3], [1, 2, 0, 1]])
 
 
-def test_ranking_metrics_by_hand():
-    # Query 0 (itself left out) ranks 4, 2, 3, 1: cited 2 at rank 2, cited 1 at rank 4.
-    scores = SCORES[[0, 3, 1]].clone()
-    scores[0, 0] = scores[1, 3] = scores[2, 1] = -math.inf
-    relevant = torch.tensor([[0, 0, 1, 2], [2, 1, 1, 0]])
-    metrics = ranking_metrics(scores, relevant, k=2)
-    assert torch.allclose(metrics["recall"], torch.tensor([0.5, 1.0, 0.0]))
-    ndcg_0 = (1 / LOG3) / (1 + 1 / LOG3)
-    assert torch.allclose(metrics["ndcg"], torch.tensor([ndcg_0, 1.0, 0.0]))
-    # Query 1 (paper 3) ranks 1 first; query 2 (paper 1) ranks 4, 3, 2, 0: cited 0 at 4.
-    assert torch.allclose(metrics["reciprocal_rank"], torch.tensor([0.5, 1.0, 0.25]))
+def test_full_protocol_averages_over_queries_by_hand():
+    scorers = {"table": lambda rows: SCORES[rows].clone()}
+    result = full_protocol(scorers, CITATIONS, torch.tensor([0, 1, 3]), k=2, batch_size=2)
+    # Query 0 ranks 4, 2, 3, 1 (cited 2 at rank 2, 1 at rank 4); query 1 ranks 4, 3, 2, 0;
+    # query 3 ranks 1 first.
+    ndcg_0 = (1 / torch.log2(torch.tensor(3.0))) / (1 + 1 / torch.log2(torch.tensor(3.0)))
+    assert result["table"]["recall@2"] == pytest.approx((0.5 + 0.0 + 1.0) / 3)
+    assert result["table"]["ndcg@2"] == pytest.approx((float(ndcg_0) + 0.0 + 1.0) / 3)
+    assert result["table"]["mrr"] == pytest.approx((0.5 + 0.25 + 1.0) / 3)
 
 
-def test_ranking_metrics_query_without_relevant_is_nan():
-    metrics = ranking_metrics(torch.rand(2, 4), torch.tensor([[0], [1]]), k=2)
-    assert math.isnan(float(metrics["recall"][1])) and not math.isnan(float(metrics["recall"][0]))
-
-
-def test_evaluate_scorer_averages_over_citing_papers():
-    result = evaluate_scorer(lambda rows: SCORES[rows].clone(), CITATIONS, 5, k=2, batch_size=2)
-    ndcg_0 = (1 / LOG3) / (1 + 1 / LOG3)
-    assert result["recall@2"] == pytest.approx((0.5 + 0.0 + 1.0) / 3)
-    assert result["ndcg@2"] == pytest.approx((ndcg_0 + 0.0 + 1.0) / 3)
-    assert result["mrr"] == pytest.approx((0.5 + 0.25 + 1.0) / 3)
-
-
-def test_shared_neighbour_scorer_counts_shared_authors():
-    # Papers 0 and 1 share authors 0 and 1; paper 2 shares author 1 with both.
-    edges = torch.tensor([[0, 0, 1, 1, 2], [0, 1, 0, 1, 1]])
-    scores = shared_neighbour_scorer(edges, 3, 2, seed=0)(torch.tensor([0, 2]))
-    assert torch.equal(scores.floor(), torch.tensor([[2.0, 2.0, 1.0], [1.0, 1.0, 1.0]]))
+def test_evaluate_recommendation_halves_views_and_baselines():
+    data = tiny_graph()
+    data.citation_index = torch.tensor([[0, 1, 2, 3, 0, 0], [1, 0, 3, 2, 0, 1]])  # a self, a twin
+    settings = RecommendationSettings(k=2, cite_queries=4, num_cited=1, num_uncited=2)
+    summary = evaluate_recommendation(data, {"fused": data["paper"].x}, settings, seed=0)
+    assert summary["citations_in_set"] == 4 and summary["citing_papers"] == 4
+    split = summary["split"]
+    assert not set(split["validation"]["full"]) & set(split["test"]["full"])
+    assert set(split["test"]["cite"]) <= set(split["test"]["full"])
+    assert summary == evaluate_recommendation(data, {"fused": data["paper"].x}, settings, seed=0)
+    for half in ("validation", "test"):
+        results = summary["results"][half]
+        assert list(results) == ["fused", "random", "text", "tag", "user", "fusion",
+                                 "fusion + fused", "sgc", "fusion + sgc"]  # fmt: skip
+        # Without a bag of words, text is the features' cosine: the 'embedding' here.
+        assert results["fused"] == pytest.approx(results["text"])
+        # Each paper's twin (0-1, 2-3) is its most similar paper by features.
+        assert results["text"]["recall@2"] == 1.0 and results["text"]["mrr"] == 1.0
+        assert set(results["text"]) == {"recall@2", "ndcg@2", "mrr", "cite_map", "cite_ndcg"}
