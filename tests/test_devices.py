@@ -13,6 +13,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
+from heco_pyg.core.errors import ConfigError
 from heco_pyg.core.runtime import preparation_device, resolve_device
 from heco_pyg.data import load_synthetic
 from heco_pyg.data.graph import model_arguments, model_inputs, positive_index
@@ -106,3 +107,9 @@ def test_preparation_runs_on_the_gpu_only_when_it_has_room(monkeypatch):
     assert preparation_device(torch.device("cuda"), tensors) == torch.device("cuda", 1)
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (1000, 10**10))
     assert preparation_device(torch.device("cuda"), tensors) == torch.device("cpu")
+
+
+def test_cuda_without_a_gpu_is_a_config_error_naming_the_key(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"^trainer\.device=cuda: .*trainer\.device=cpu$"):
+        resolve_device("cuda")

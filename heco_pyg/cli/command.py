@@ -37,6 +37,7 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
@@ -238,11 +239,17 @@ def _fail(error: BaseException) -> None:
 @contextmanager
 def command_errors() -> Iterator[None]:
     """``with command_errors():`` around a command's body: a :class:`UserError`
-    (:class:`DataError`, :class:`RunError`) prints ``error: <message>`` and exits 1,
+    (:class:`DataError`, :class:`RunError`) prints ``error: <message>`` and exits 1 (also
+    when Hydra's ``instantiate`` wrapped it; a wrapped :class:`ConfigError` goes on to exit 2),
     :class:`Interrupted` prints its message and exits 128 + the signal (a Ctrl-C anywhere
     else: 130), without a traceback."""
     try:
-        yield
+        try:
+            yield
+        except InstantiationException as error:  # what a ``_target_``'s constructor raised
+            if isinstance(error.__cause__, (UserError, ConfigError)):
+                raise error.__cause__ from None  # one line, by the rules below and in job()
+            raise
     except Interrupted as interrupted:
         sys.stdout.flush()
         print(str(interrupted), file=sys.stderr, flush=True)

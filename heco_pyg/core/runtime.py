@@ -15,6 +15,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from heco_pyg.core.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 
@@ -52,7 +54,9 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("trainer.device=cuda but CUDA is not available; use auto or cpu")
+        build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+        raise ConfigError(f"trainer.device=cuda: torch {torch.__version__} ({build}) sees no "
+                          "GPU here; use trainer.device=auto or trainer.device=cpu")  # fmt: skip
     return torch.device(device)
 
 
