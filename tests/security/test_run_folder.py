@@ -18,7 +18,7 @@ from heco_pyg.evaluate import recommendation_task
 from heco_pyg.recommend import recommend
 from heco_pyg.runs.manifest import manifest_digest
 from heco_pyg.runs.run_dir import RunDir
-from heco_pyg.runs.saved_config import checked_config, project_targets
+from heco_pyg.runs.saved_config import CONFIG_DIR, checked_config, project_targets
 from heco_pyg.runs.session import RunSession
 from tests.conftest import TINY_SYNTHETIC, compose_config
 
@@ -125,6 +125,18 @@ def test_the_project_config_passes_and_its_interpolations_still_resolve():
     assert restored.data._target_ in project_targets() and "${" in saved["paths"]["data_dir"]
     assert {"heco_pyg.nn.HeCo", "heco_pyg.data.load_openalex"} <= project_targets()
     assert not any(t.startswith(("torch", "numpy", "os.", "optuna")) for t in project_targets())
+
+
+@pytest.mark.parametrize(
+    "override",
+    [f"data={p.stem}" for p in sorted((CONFIG_DIR / "data").glob("*.yaml"))]
+    + [f"experiment={p.stem}" for p in sorted((CONFIG_DIR / "experiment").glob("*.yaml"))],
+)
+def test_every_packaged_choice_saves_a_config_its_readers_accept(override):
+    """A run of any packaged data source or experiment can be evaluated: its saved config
+    (interpolations kept) passes the saved-config check (no ``oc.env`` in a default)."""
+    saved = OmegaConf.to_container(compose_config([override]), resolve=False)
+    checked_config(saved, "run.json")
 
 
 @pytest.mark.parametrize(
